@@ -1,0 +1,137 @@
+"""Every failure Shipyard reports, as one tree of exceptions.
+
+Each class carries a stable ``code`` (MLflow's wire name, so the official client branches on it
+correctly) and the ``http_status`` the server answers with. The server maps errors to responses in
+one handler; the REST client turns responses back into the same classes.
+
+    ShipyardError                      INTERNAL_ERROR            500
+    ├── InvalidParameter (ValueError)  INVALID_PARAMETER_VALUE   400
+    │   ├── InvalidFilter                                         400
+    │   ├── ImmutableParam                                        400
+    │   ├── InactiveResource                                      400
+    │   └── MissingRequiredTags                                   400
+    ├── BadRequest                     BAD_REQUEST               400
+    ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
+    │   ├── ExperimentNotFound
+    │   └── RunNotFound
+    ├── AlreadyExists                  RESOURCE_ALREADY_EXISTS   400
+    ├── EndpointNotFound               ENDPOINT_NOT_FOUND        404
+    ├── SchemaOutOfDate                TEMPORARILY_UNAVAILABLE   503
+    └── FlushFailed                    INTERNAL_ERROR            500
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+__all__ = [
+    "AlreadyExists",
+    "BadRequest",
+    "EndpointNotFound",
+    "ExperimentNotFound",
+    "FlushFailed",
+    "ImmutableParam",
+    "InactiveResource",
+    "InvalidFilter",
+    "InvalidParameter",
+    "MissingRequiredTags",
+    "NotFound",
+    "RunNotFound",
+    "SchemaOutOfDate",
+    "ShipyardError",
+    "error_for_code",
+]
+
+
+class ShipyardError(Exception):
+    """Base class: a message plus a stable wire code and HTTP status."""
+
+    code: ClassVar[str] = "INTERNAL_ERROR"
+    http_status: ClassVar[int] = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def to_dict(self) -> dict[str, str]:
+        return {"error_code": self.code, "message": self.message}
+
+
+class InvalidParameter(ShipyardError, ValueError):
+    code = "INVALID_PARAMETER_VALUE"
+    http_status = 400
+
+
+class InvalidFilter(InvalidParameter):
+    """A search filter or order-by clause that does not parse; the message names the token."""
+
+
+class ImmutableParam(InvalidParameter):
+    """A param logged again with a different value."""
+
+
+class InactiveResource(InvalidParameter):
+    """Writing to a run or experiment that is deleted (or a run that is not active)."""
+
+
+class MissingRequiredTags(InvalidParameter):
+    """A run finished without a tag its experiment requires."""
+
+    def __init__(self, message: str, missing: list[str]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+class BadRequest(ShipyardError):
+    code = "BAD_REQUEST"
+    http_status = 400
+
+
+class NotFound(ShipyardError, LookupError):
+    code = "RESOURCE_DOES_NOT_EXIST"
+    http_status = 404
+
+
+class ExperimentNotFound(NotFound):
+    pass
+
+
+class RunNotFound(NotFound):
+    pass
+
+
+class AlreadyExists(ShipyardError):
+    code = "RESOURCE_ALREADY_EXISTS"
+    http_status = 400
+
+
+class EndpointNotFound(ShipyardError):
+    code = "ENDPOINT_NOT_FOUND"
+    http_status = 404
+
+
+class SchemaOutOfDate(ShipyardError):
+    """The database schema is older (or newer) than this Shipyard; run ``shipyard db upgrade``."""
+
+    code = "TEMPORARILY_UNAVAILABLE"
+    http_status = 503
+
+
+class FlushFailed(ShipyardError):
+    """Buffered metrics could not be stored; ``lost`` says how many points."""
+
+    def __init__(self, message: str, lost: int) -> None:
+        super().__init__(message)
+        self.lost = lost
+
+
+_BY_CODE: dict[str, type[ShipyardError]] = {
+    cls.code: cls
+    for cls in (InvalidParameter, BadRequest, NotFound, AlreadyExists, EndpointNotFound)
+}
+
+
+def error_for_code(code: str, message: str) -> ShipyardError:
+    """Rebuild the exception a server reported, for the REST client."""
+    cls = _BY_CODE.get(code, ShipyardError)
+    return cls(message)

@@ -1,0 +1,80 @@
+"""One typed settings object: the only module that reads the environment.
+
+``Settings.from_env()`` is called once at a program's edge (the CLI, the SDK's first use) and the
+value is passed to constructors from there.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+__all__ = ["DEFAULT_DATA_DIR", "Limits", "Settings"]
+
+DEFAULT_DATA_DIR = Path("shipyard-data")
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """MLflow's input limits; a deployment may raise them."""
+
+    max_batch_metrics: int = 1000
+    max_batch_params: int = 100
+    max_batch_tags: int = 100
+    max_batch_total: int = 1000
+    max_key_length: int = 250
+    max_param_value_length: int = 6000
+    max_tag_value_length: int = 8000
+    max_experiment_name_length: int = 500
+    max_experiment_tag_value_length: int = 20000
+    max_search_results: int = 50000
+    max_history_results: int = 25000
+    truncate_long_values: bool = True
+
+
+def _flag(value: str | None, default: bool) -> bool:
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in ("1", "true", "yes", "on")
+
+
+def _default_user(env: Mapping[str, str]) -> str:
+    if env.get("SHIPYARD_USER"):
+        return env["SHIPYARD_USER"]
+    try:
+        return getpass.getuser()
+    except Exception:  # no passwd entry in some containers
+        return "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    tracking_uri: str | None = None
+    backend_store_uri: str = f"sqlite:///{DEFAULT_DATA_DIR}/shipyard.db"
+    artifact_root: str = str(DEFAULT_DATA_DIR / "artifacts")
+    serve_artifacts: bool = True
+    user: str = "unknown"
+    limits: Limits = field(default_factory=Limits)
+    metric_flush_interval: float = 1.0
+    http_timeout: float = 120.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        limits = Limits(
+            truncate_long_values=_flag(env.get("SHIPYARD_TRUNCATE_LONG_VALUES"), True),
+            max_param_value_length=int(env.get("SHIPYARD_MAX_PARAM_VALUE_LENGTH", "6000")),
+            max_tag_value_length=int(env.get("SHIPYARD_MAX_TAG_VALUE_LENGTH", "8000")),
+        )
+        base = cls(user=_default_user(env), limits=limits)
+        return replace(
+            base,
+            tracking_uri=env.get("SHIPYARD_TRACKING_URI") or env.get("MLFLOW_TRACKING_URI") or None,
+            backend_store_uri=env.get("SHIPYARD_BACKEND_STORE_URI", base.backend_store_uri),
+            artifact_root=env.get("SHIPYARD_ARTIFACT_ROOT", base.artifact_root),
+            serve_artifacts=_flag(env.get("SHIPYARD_SERVE_ARTIFACTS"), True),
+            metric_flush_interval=float(env.get("SHIPYARD_METRIC_FLUSH_INTERVAL", "1.0")),
+        )
