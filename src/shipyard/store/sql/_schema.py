@@ -1,0 +1,200 @@
+"""The tracking database's tables (SQLAlchemy Core).
+
+Core rather than the ORM: the store moves rows in bulk (a 1000-point batch is one ``executemany``)
+and builds search queries as SQL expressions, where mapped objects only add overhead.
+Metric values that are NaN are stored as 0.0 with ``is_nan`` set, because SQLite turns NaN into NULL.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+__all__ = [
+    "dataset_inputs",
+    "datasets",
+    "experiment_tags",
+    "experiments",
+    "input_tags",
+    "latest_metrics",
+    "metadata",
+    "metrics",
+    "params",
+    "run_model_io",
+    "runs",
+    "tags",
+]
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("creation_time", BigInteger),
+    Column("last_update_time", BigInteger),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("key", String(250), nullable=False),
+    Column("value", Text),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", String(32), primary_key=True),
+    Column("name", String(250)),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("user_id", String(256)),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger),
+    Column("end_time", BigInteger),
+    Column("deleted_time", BigInteger),
+    Column("artifact_uri", String(2000)),
+    Column("lifecycle_stage", String(20), nullable=False, default="active"),
+    Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+
+def _run_fk() -> Column[str]:
+    return Column(
+        "run_uuid", String(32), ForeignKey("runs.run_uuid", ondelete="CASCADE"), nullable=False
+    )
+
+
+params = Table(
+    "params",
+    metadata,
+    _run_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_params_key_value", "key", "run_uuid"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    _run_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_tags_key_run", "key", "run_uuid"),
+)
+
+metrics = Table(
+    "metrics",
+    metadata,
+    _run_fk(),
+    Column("key", String(250), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    # Identical points collapse, so a retried batch is stored once.
+    PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "is_nan"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    _run_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index("ix_latest_metrics_key_value", "key", "value"),
+)
+
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True, autoincrement=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("digest", String(36), nullable=False),
+    Column("source_type", String(36), nullable=False),
+    Column("source", Text, nullable=False),
+    Column("schema", Text),
+    Column("profile", Text),
+    UniqueConstraint("experiment_id", "name", "digest"),
+)
+
+dataset_inputs = Table(
+    "dataset_inputs",
+    metadata,
+    _run_fk(),
+    Column(
+        "dataset_id",
+        Integer,
+        ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    PrimaryKeyConstraint("run_uuid", "dataset_id"),
+)
+
+input_tags = Table(
+    "input_tags",
+    metadata,
+    _run_fk(),
+    Column("dataset_id", Integer, nullable=False),
+    Column("key", String(255), nullable=False),
+    Column("value", String(500), nullable=False),
+    PrimaryKeyConstraint("run_uuid", "dataset_id", "key"),
+)
+
+# Logged-model links of a run: direction "input" (step 0) or "output" (with the step it was logged at).
+run_model_io = Table(
+    "run_model_io",
+    metadata,
+    _run_fk(),
+    Column("model_id", String(64), nullable=False),
+    Column("direction", String(6), nullable=False),
+    Column("step", BigInteger, nullable=False, default=0),
+    PrimaryKeyConstraint("run_uuid", "model_id", "direction"),
+)

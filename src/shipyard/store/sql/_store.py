@@ -1,0 +1,485 @@
+"""SqlStore: the tracking store on SQLAlchemy Core, for SQLite and PostgreSQL.
+
+Integrity rules live here (not found, deleted, immutable params, unique names); input rules
+(limits, key syntax, required tags) live in the tracking service above, so they are written once
+for the SDK and the server alike. Every write is one transaction: a batch is stored whole or not
+at all.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from shipyard.entities import (
+    DatasetInput,
+    Experiment,
+    LifecycleStage,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    RunStatus,
+    Tag,
+    ViewType,
+)
+from shipyard.errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    InactiveResource,
+    InvalidParameter,
+    RunNotFound,
+)
+from shipyard.store._protocol import Page
+from shipyard.store.search import decode_page_token, encode_page_token
+from shipyard.store.sql import _schema as schema
+from shipyard.store.sql import _search, _writes
+from shipyard.store.sql._engine import make_engine
+from shipyard.store.sql._migrations import ensure_schema
+from shipyard.store.sql._rows import RUN_COLUMNS, load_experiments, load_runs, run_info
+from shipyard.store.sql._schema import experiment_tags, experiments, runs
+
+__all__ = ["DEFAULT_EXPERIMENT_ID", "SqlStore"]
+
+DEFAULT_EXPERIMENT_ID = "0"
+_RUN_NAME_TAG = "mlflow.runName"
+_ACTIVE = LifecycleStage.ACTIVE.value
+_DELETED = LifecycleStage.DELETED.value
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def _exp_key(experiment_id: str) -> int:
+    try:
+        return int(experiment_id)
+    except (TypeError, ValueError):
+        raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists") from None
+
+
+class SqlStore:
+    """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``)."""
+
+    def __init__(
+        self,
+        db_uri: str,
+        default_artifact_root: str,
+        *,
+        clock: Callable[[], int] = _now_ms,
+        new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
+        engine: Engine | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        self.db_uri = db_uri
+        self.engine = engine or make_engine(db_uri)
+        self.default_artifact_root = default_artifact_root.rstrip("/")
+        self._clock = clock
+        self._new_id = new_id
+        if check_schema:
+            ensure_schema(self.engine)
+        self._ensure_default_experiment()
+
+    # -- transactions -------------------------------------------------------------------------
+    @contextmanager
+    def _write(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            conn.execution_options(shipyard_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def _ensure_default_experiment(self) -> None:
+        with self._read() as conn:
+            if (
+                conn.scalar(
+                    select(experiments.c.experiment_id).where(experiments.c.experiment_id == 0)
+                )
+                is not None
+            ):
+                return
+        try:
+            with self._write() as conn:
+                now = self._clock()
+                conn.execute(
+                    insert(experiments).values(
+                        experiment_id=0,
+                        name="Default",
+                        artifact_location=f"{self.default_artifact_root}/0",
+                        lifecycle_stage=_ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                )
+        except IntegrityError:
+            pass  # another process created it first
+
+    # -- experiments --------------------------------------------------------------------------
+    def create_experiment(
+        self, name: str, artifact_location: str | None = None, tags: Sequence[Tag] = ()
+    ) -> str:
+        now = self._clock()
+        try:
+            with self._write() as conn:
+                exp_id = conn.execute(
+                    insert(experiments)
+                    .values(
+                        name=name,
+                        artifact_location=artifact_location or "",
+                        lifecycle_stage=_ACTIVE,
+                        creation_time=now,
+                        last_update_time=now,
+                    )
+                    .returning(experiments.c.experiment_id)
+                ).scalar_one()
+                if not artifact_location:
+                    conn.execute(
+                        update(experiments)
+                        .where(experiments.c.experiment_id == exp_id)
+                        .values(artifact_location=f"{self.default_artifact_root}/{exp_id}")
+                    )
+                if tags:
+                    rows = [{"experiment_id": exp_id, "key": t.key, "value": t.value} for t in tags]
+                    conn.execute(insert(experiment_tags), rows)
+        except IntegrityError:
+            raise AlreadyExists(f"Experiment '{name}' already exists.") from None
+        return str(exp_id)
+
+    def _experiment_row(self, conn: Connection, experiment_id: str) -> Any:
+        row = conn.execute(
+            select(experiments).where(experiments.c.experiment_id == _exp_key(experiment_id))
+        ).first()
+        if row is None:
+            raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
+        return row
+
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        with self._read() as conn:
+            return load_experiments(conn, [self._experiment_row(conn, experiment_id)])[0]
+
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        with self._read() as conn:
+            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
+            return load_experiments(conn, [row])[0] if row is not None else None
+
+    def search_experiments(
+        self,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        filter_string: str | None = None,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Experiment]:
+        offset = decode_page_token(page_token)
+        query = _search.experiment_query(
+            view_type, filter_string, order_by, self.engine.dialect.name
+        )
+        with self._read() as conn:
+            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
+            items = load_experiments(conn, rows[:max_results])
+        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+        return Page(items, token)
+
+    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
+        try:
+            with self._write() as conn:
+                row = self._experiment_row(conn, experiment_id)
+                if row.lifecycle_stage != _ACTIVE:
+                    raise InactiveResource("Cannot rename a non-active experiment.")
+                conn.execute(
+                    update(experiments)
+                    .where(experiments.c.experiment_id == row.experiment_id)
+                    .values(name=new_name, last_update_time=self._clock())
+                )
+        except IntegrityError:
+            raise AlreadyExists(f"Experiment '{new_name}' already exists.") from None
+
+    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            now = self._clock()
+            conn.execute(
+                update(experiments)
+                .where(experiments.c.experiment_id == row.experiment_id)
+                .values(lifecycle_stage=stage, last_update_time=now)
+            )
+            old = _ACTIVE if stage == _DELETED else _DELETED
+            conn.execute(
+                update(runs)
+                .where(runs.c.experiment_id == row.experiment_id, runs.c.lifecycle_stage == old)
+                .values(lifecycle_stage=stage, deleted_time=now if stage == _DELETED else None)
+            )
+
+    def delete_experiment(self, experiment_id: str) -> None:
+        if experiment_id == DEFAULT_EXPERIMENT_ID:
+            raise InvalidParameter("Cannot delete the default experiment '0'.")
+        self._set_experiment_stage(experiment_id, _DELETED)
+
+    def restore_experiment(self, experiment_id: str) -> None:
+        self._set_experiment_stage(experiment_id, _ACTIVE)
+
+    def set_experiment_tag(self, experiment_id: str, tag: Tag) -> None:
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != _ACTIVE:
+                raise InactiveResource(
+                    f"The experiment {experiment_id} must be in the 'active' state."
+                )
+            stmt = _writes.upsert_tag(conn, experiment_tags, "experiment_id")
+            conn.execute(
+                stmt, [{"experiment_id": row.experiment_id, "key": tag.key, "value": tag.value}]
+            )
+
+    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
+        with self._write() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            conn.execute(
+                delete(experiment_tags).where(
+                    experiment_tags.c.experiment_id == row.experiment_id,
+                    experiment_tags.c.key == key,
+                )
+            )
+
+    # -- runs ---------------------------------------------------------------------------------
+    def create_run(
+        self,
+        experiment_id: str,
+        user_id: str,
+        start_time: int,
+        tags: Sequence[Tag] = (),
+        run_name: str | None = None,
+    ) -> Run:
+        run_id = self._new_id()
+        tag_map = {t.key: t.value for t in tags}
+        name = run_name or tag_map.get(_RUN_NAME_TAG) or run_id
+        tag_map[_RUN_NAME_TAG] = name
+        with self._write() as conn:
+            exp = self._experiment_row(conn, experiment_id)
+            if exp.lifecycle_stage != _ACTIVE:
+                raise InactiveResource(
+                    f"The experiment {experiment_id} must be in the 'active' state. "
+                    f"Current state is {exp.lifecycle_stage}."
+                )
+            conn.execute(
+                insert(runs).values(
+                    run_uuid=run_id,
+                    name=name,
+                    experiment_id=exp.experiment_id,
+                    user_id=user_id,
+                    status=RunStatus.RUNNING.value,
+                    start_time=start_time,
+                    artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                    lifecycle_stage=_ACTIVE,
+                )
+            )
+            conn.execute(
+                insert(schema.tags),
+                [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
+            )
+        return self.get_run(run_id)
+
+    def _run_row(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(select(*RUN_COLUMNS).where(runs.c.run_uuid == run_id)).first()
+        if row is None:
+            raise RunNotFound(f"Run with id={run_id} not found")
+        return row
+
+    def _active_run(self, conn: Connection, run_id: str) -> Any:
+        row = self._run_row(conn, run_id)
+        if row.lifecycle_stage != _ACTIVE:
+            raise InactiveResource(
+                f"The run {run_id} must be in the 'active' state. "
+                f"Current state is {row.lifecycle_stage}."
+            )
+        return row
+
+    def get_run(self, run_id: str) -> Run:
+        with self._read() as conn:
+            return load_runs(conn, [self._run_row(conn, run_id)])[0]
+
+    def update_run_info(
+        self,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        with self._write() as conn:
+            self._active_run(conn, run_id)
+            values: dict[str, Any] = {}
+            if status is not None:
+                values["status"] = status
+            if end_time is not None:
+                values["end_time"] = end_time
+            if run_name:
+                values["name"] = run_name
+                stmt = _writes.upsert_tag(conn, schema.tags, "run_uuid")
+                conn.execute(stmt, [{"run_uuid": run_id, "key": _RUN_NAME_TAG, "value": run_name}])
+            if values:
+                conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
+            return run_info(self._run_row(conn, run_id))
+
+    def _set_run_stage(self, run_id: str, stage: str) -> None:
+        with self._write() as conn:
+            self._run_row(conn, run_id)
+            conn.execute(
+                update(runs)
+                .where(runs.c.run_uuid == run_id)
+                .values(
+                    lifecycle_stage=stage, deleted_time=self._clock() if stage == _DELETED else None
+                )
+            )
+
+    def delete_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _DELETED)
+
+    def restore_run(self, run_id: str) -> None:
+        self._set_run_stage(run_id, _ACTIVE)
+
+    def log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric] = (),
+        params: Sequence[Param] = (),
+        tags: Sequence[Tag] = (),
+    ) -> None:
+        with self._write() as conn:
+            self._active_run(conn, run_id)
+            if params:
+                _writes.insert_params(conn, run_id, params)
+            if metrics:
+                _writes.insert_metrics(conn, run_id, metrics)
+            if tags:
+                _writes.upsert_run_tags(conn, run_id, tags)
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        with self._write() as conn:
+            self._active_run(conn, run_id)
+            result = conn.execute(
+                delete(schema.tags).where(
+                    schema.tags.c.run_uuid == run_id, schema.tags.c.key == key
+                )
+            )
+            if result.rowcount == 0:
+                raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
+
+    def get_metric_history(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[Metric]:
+        offset = decode_page_token(page_token)
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            return _writes.history(conn, run_id, key, offset, max_results)
+
+    def log_inputs(
+        self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
+    ) -> None:
+        with self._write() as conn:
+            row = self._active_run(conn, run_id)
+            for item in datasets:
+                _writes.link_dataset(conn, row.experiment_id, run_id, item)
+            for model_id in model_ids:
+                _writes.link_model(conn, run_id, model_id, "input", 0)
+
+    def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
+        with self._write() as conn:
+            self._active_run(conn, run_id)
+            for model_id, step in models:
+                _writes.link_model(conn, run_id, model_id, "output", step)
+
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Run]:
+        offset = decode_page_token(page_token)
+        exp_ids = [_search.experiment_id_or_none(e) for e in experiment_ids]
+        query = _search.run_query(
+            [e for e in exp_ids if e is not None],
+            filter_string,
+            view_type,
+            order_by,
+            self.engine.dialect.name,
+        )
+        with self._read() as conn:
+            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
+            items = load_runs(conn, rows[:max_results])
+        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
+        return Page(items, token)
+
+    # -- garbage collection -------------------------------------------------------------------
+    def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:
+        q = select(runs.c.run_uuid).where(runs.c.lifecycle_stage == _DELETED)
+        if older_than_ms is not None:
+            q = q.where(runs.c.deleted_time <= self._clock() - older_than_ms)
+        with self._read() as conn:
+            return list(conn.scalars(q))
+
+    def deleted_experiment_ids(self) -> list[str]:
+        q = select(experiments.c.experiment_id).where(experiments.c.lifecycle_stage == _DELETED)
+        with self._read() as conn:
+            return [str(x) for x in conn.scalars(q)]
+
+    def purge_runs(self, run_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Remove deleted runs for good; returns (run_id, artifact_uri) of what was removed."""
+        removed: list[tuple[str, str]] = []
+        with self._write() as conn:
+            for run_id in run_ids:
+                row = self._run_row(conn, run_id)
+                if row.lifecycle_stage != _DELETED:
+                    raise InvalidParameter(f"Run {run_id} is not in the deleted state.")
+                for table in (
+                    schema.metrics,
+                    schema.latest_metrics,
+                    schema.params,
+                    schema.tags,
+                    schema.input_tags,
+                    schema.dataset_inputs,
+                    schema.run_model_io,
+                ):
+                    conn.execute(delete(table).where(table.c.run_uuid == run_id))
+                conn.execute(delete(runs).where(runs.c.run_uuid == run_id))
+                removed.append((run_id, row.artifact_uri or ""))
+        return removed
+
+    def purge_experiment(self, experiment_id: str) -> list[tuple[str, str]]:
+        """Remove a deleted experiment with all its runs; returns what ``purge_runs`` returns."""
+        with self._read() as conn:
+            row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage != _DELETED:
+                raise InvalidParameter(f"Experiment {experiment_id} is not in the deleted state.")
+            run_ids = list(
+                conn.scalars(
+                    select(runs.c.run_uuid).where(runs.c.experiment_id == row.experiment_id)
+                )
+            )
+        removed = self.purge_runs(run_ids)
+        with self._write() as conn:
+            for table in (experiment_tags, schema.datasets):
+                conn.execute(delete(table).where(table.c.experiment_id == row.experiment_id))
+            conn.execute(
+                delete(experiments).where(experiments.c.experiment_id == row.experiment_id)
+            )
+        return removed
+
+    def count_runs(self) -> int:
+        with self._read() as conn:
+            return int(conn.scalar(select(func.count()).select_from(runs)) or 0)

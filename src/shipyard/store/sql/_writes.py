@@ -1,0 +1,185 @@
+"""Bulk writes of run data: params, metrics (history and latest), tags, inputs and outputs."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, select
+
+from shipyard.entities import DatasetInput, Metric, Param, Tag
+from shipyard.errors import ImmutableParam
+from shipyard.store._protocol import Page
+from shipyard.store.search import encode_page_token
+from shipyard.store.sql._dialect import upsert
+from shipyard.store.sql._rows import metric_value
+from shipyard.store.sql._schema import (
+    dataset_inputs,
+    datasets,
+    input_tags,
+    latest_metrics,
+    metrics,
+    params,
+    run_model_io,
+    runs,
+    tags,
+)
+
+__all__ = [
+    "history",
+    "insert_metrics",
+    "insert_params",
+    "link_dataset",
+    "link_model",
+    "upsert_run_tags",
+    "upsert_tag",
+]
+
+
+def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
+    stmt = upsert(conn, table)
+    return stmt.on_conflict_do_update(
+        index_elements=[owner, "key"], set_={"value": stmt.excluded.value}
+    )
+
+
+def upsert_run_tags(conn: Connection, run_id: str, new_tags: Sequence[Tag]) -> None:
+    rows = {t.key: {"run_uuid": run_id, "key": t.key, "value": t.value} for t in new_tags}
+    conn.execute(upsert_tag(conn, tags, "run_uuid"), list(rows.values()))
+    if "mlflow.runName" in rows:
+        conn.execute(
+            runs.update()
+            .where(runs.c.run_uuid == run_id)
+            .values(name=rows["mlflow.runName"]["value"])
+        )
+
+
+def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
+    """Params are immutable: the same value again is fine, a different one is an error."""
+    wanted: dict[str, str] = {}
+    for p in new:
+        if wanted.setdefault(p.key, p.value) != p.value:
+            raise ImmutableParam(
+                f"Duplicate parameter key '{p.key}' with different values "
+                f"('{wanted[p.key]}' and '{p.value}') in one batch."
+            )
+    existing = conn.execute(
+        select(params.c.key, params.c.value).where(
+            params.c.run_uuid == run_id, params.c.key.in_(list(wanted))
+        )
+    ).all()
+    for key, old in existing:
+        if old != wanted[key]:
+            raise ImmutableParam(
+                f"Changing param values is not allowed. Param with key='{key}' was already "
+                f"logged with value='{old}' for run ID='{run_id}'. "
+                f"Attempted logging new value '{wanted[key]}'."
+            )
+    seen = {key for key, _ in existing}
+    rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in seen]
+    if rows:
+        conn.execute(upsert(conn, params).on_conflict_do_nothing(), rows)
+
+
+def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:
+    nan = math.isnan(m.value)
+    return {
+        "run_uuid": run_id,
+        "key": m.key,
+        "timestamp": m.timestamp,
+        "step": m.step,
+        "value": 0.0 if nan else m.value,
+        "is_nan": nan,
+    }
+
+
+def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
+    rows = [_metric_row(run_id, m) for m in points]
+    conn.execute(upsert(conn, metrics).on_conflict_do_nothing(), rows)
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        cur = latest.get(row["key"])
+        if cur is None or (row["step"], row["timestamp"]) >= (cur["step"], cur["timestamp"]):
+            latest[row["key"]] = row
+    stmt = upsert(conn, latest_metrics)
+    ex = stmt.excluded
+    lm = latest_metrics.c
+    newer = (ex.step > lm.step) | ((ex.step == lm.step) & (ex.timestamp >= lm.timestamp))
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_uuid", "key"],
+        set_={"value": ex.value, "is_nan": ex.is_nan, "timestamp": ex.timestamp, "step": ex.step},
+        where=newer,
+    )
+    conn.execute(stmt, list(latest.values()))
+
+
+def history(
+    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+) -> Page[Metric]:
+    m = metrics.c
+    q = (
+        select(m.key, m.value, m.is_nan, m.timestamp, m.step)
+        .where(m.run_uuid == run_id, m.key == key)
+        .order_by(m.timestamp, m.step, m.value)
+        .offset(offset)
+    )
+    if max_results is not None:
+        q = q.limit(max_results + 1)
+    rows = conn.execute(q).all()
+    token = None
+    if max_results is not None and len(rows) > max_results:
+        rows, token = rows[:max_results], encode_page_token(offset + max_results)
+    items = [Metric(r[0], metric_value(r[1], r[2]), r[3], r[4]) for r in rows]
+    return Page(items, token)
+
+
+def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: DatasetInput) -> None:
+    ds = item.dataset
+    conn.execute(
+        upsert(conn, datasets).on_conflict_do_nothing(),
+        [
+            {
+                "experiment_id": experiment_id,
+                "name": ds.name,
+                "digest": ds.digest,
+                "source_type": ds.source_type,
+                "source": ds.source,
+                "schema": ds.schema,
+                "profile": ds.profile,
+            }
+        ],
+    )
+    dataset_id = conn.scalar(
+        select(datasets.c.dataset_id).where(
+            datasets.c.experiment_id == experiment_id,
+            datasets.c.name == ds.name,
+            datasets.c.digest == ds.digest,
+        )
+    )
+    conn.execute(
+        upsert(conn, dataset_inputs).on_conflict_do_nothing(),
+        [{"run_uuid": run_id, "dataset_id": dataset_id}],
+    )
+    if item.tags:
+        stmt = upsert(conn, input_tags)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["run_uuid", "dataset_id", "key"], set_={"value": stmt.excluded.value}
+        )
+        conn.execute(
+            stmt,
+            [
+                {"run_uuid": run_id, "dataset_id": dataset_id, "key": t.key, "value": t.value}
+                for t in item.tags
+            ],
+        )
+
+
+def link_model(conn: Connection, run_id: str, model_id: str, direction: str, step: int) -> None:
+    stmt = upsert(conn, run_model_io)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_uuid", "model_id", "direction"], set_={"step": stmt.excluded.step}
+    )
+    conn.execute(
+        stmt, [{"run_uuid": run_id, "model_id": model_id, "direction": direction, "step": step}]
+    )

@@ -1,0 +1,159 @@
+"""Input rules for tracking data: MLflow's limits and key syntax, checked once for every backend."""
+
+from __future__ import annotations
+
+import math
+import posixpath
+import re
+from collections.abc import Sequence
+
+from shipyard.entities import DatasetInput, Metric, Param, RunStatus, Tag
+from shipyard.errors import InvalidParameter
+from shipyard.settings import Limits
+
+__all__ = [
+    "check_batch",
+    "check_dataset_inputs",
+    "check_experiment_name",
+    "check_key",
+    "check_run_id",
+    "check_status",
+    "param_value",
+    "tag_value",
+]
+
+_KEY = re.compile(r"^[/\w.\- :]*$")
+_RUN_ID = re.compile(r"^[a-zA-Z0-9][\w\-]{0,255}$")
+
+
+def check_key(kind: str, key: object, limits: Limits) -> str:
+    if not isinstance(key, str) or not key:
+        raise InvalidParameter(f"Invalid {kind} name: {key!r}. Names must be non-empty strings.")
+    if len(key) > limits.max_key_length:
+        raise InvalidParameter(
+            f"{kind.capitalize()} name '{key[:40]}...' is {len(key)} characters long; "
+            f"the limit is {limits.max_key_length}."
+        )
+    if not _KEY.match(key):
+        raise InvalidParameter(
+            f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores "
+            "(_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
+        )
+    if posixpath.normpath(key) != key or key.startswith("/"):
+        raise InvalidParameter(
+            f"Invalid {kind} name: '{key}'. Names cannot contain path segments like '..', "
+            "'.', '//' or a leading or trailing '/'."
+        )
+    return key
+
+
+def _bounded(kind: str, key: str, value: str, limit: int, truncate: bool) -> str:
+    if len(value) <= limit:
+        return value
+    if truncate:
+        return value[:limit]
+    raise InvalidParameter(
+        f"{kind.capitalize()} value for '{key}' is {len(value)} characters long; "
+        f"the limit is {limit}."
+    )
+
+
+def param_value(key: str, value: object, limits: Limits) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return _bounded("param", key, text, limits.max_param_value_length, limits.truncate_long_values)
+
+
+def tag_value(key: str, value: object, limits: Limits) -> str:
+    text = value if isinstance(value, str) else str(value)
+    return _bounded("tag", key, text, limits.max_tag_value_length, limits.truncate_long_values)
+
+
+def _check_metric(m: Metric, limits: Limits) -> None:
+    check_key("metric", m.key, limits)
+    if isinstance(m.value, bool) or not isinstance(m.value, int | float):
+        raise InvalidParameter(f"Metric '{m.key}' has value {m.value!r}, which is not a number.")
+    for field, v in (("timestamp", m.timestamp), ("step", m.step)):
+        if isinstance(v, bool) or not isinstance(v, int):
+            raise InvalidParameter(f"Metric '{m.key}' has {field} {v!r}; expected an integer.")
+    if not (-(2**63) <= m.step < 2**63 and -(2**63) <= m.timestamp < 2**63):
+        raise InvalidParameter(f"Metric '{m.key}' step or timestamp is out of the 64-bit range.")
+    if math.isnan(m.value) or math.isinf(m.value):
+        return
+
+
+def check_batch(
+    metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag], limits: Limits
+) -> tuple[list[Param], list[Tag]]:
+    """Check a batch against the limits; returns params and tags with long values truncated."""
+    counts = (
+        ("metrics", len(metrics), limits.max_batch_metrics),
+        ("params", len(params), limits.max_batch_params),
+        ("tags", len(tags), limits.max_batch_tags),
+        ("entities", len(metrics) + len(params) + len(tags), limits.max_batch_total),
+    )
+    for what, n, limit in counts:
+        if n > limit:
+            raise InvalidParameter(
+                f"A batch logging request can contain at most {limit} {what}. Got {n} {what}. "
+                "Please split up the batch into smaller batches."
+            )
+    for m in metrics:
+        _check_metric(m, limits)
+    out_params = [
+        Param(check_key("param", p.key, limits), param_value(p.key, p.value, limits))
+        for p in params
+    ]
+    out_tags = [
+        Tag(check_key("tag", t.key, limits), tag_value(t.key, t.value, limits)) for t in tags
+    ]
+    return out_params, out_tags
+
+
+def check_experiment_name(name: object, limits: Limits) -> str:
+    if not isinstance(name, str) or not name.strip():
+        raise InvalidParameter("Invalid experiment name: the name must be a non-empty string.")
+    if len(name) > limits.max_experiment_name_length:
+        raise InvalidParameter(
+            f"Experiment name is {len(name)} characters long; "
+            f"the limit is {limits.max_experiment_name_length}."
+        )
+    return name
+
+
+def check_run_id(run_id: object) -> str:
+    if not isinstance(run_id, str) or not _RUN_ID.match(run_id):
+        raise InvalidParameter(f"Invalid run ID: {run_id!r}")
+    return run_id
+
+
+def check_status(status: object) -> str:
+    try:
+        return RunStatus(status).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in RunStatus)
+        raise InvalidParameter(
+            f"Invalid run status {status!r}; expected one of {allowed}."
+        ) from None
+
+
+_DATASET_LIMITS = (("name", 500), ("digest", 36), ("source", 65535))
+
+
+def check_dataset_inputs(items: Sequence[DatasetInput]) -> None:
+    for item in items:
+        ds = item.dataset
+        for field, limit in _DATASET_LIMITS:
+            value = getattr(ds, field)
+            if not isinstance(value, str) or not value:
+                raise InvalidParameter(f"Dataset {field} must be a non-empty string.")
+            if len(value) > limit:
+                raise InvalidParameter(f"Dataset {field} exceeds the maximum length of {limit}.")
+        if ds.schema is not None and len(ds.schema) > 1048575:
+            raise InvalidParameter("Dataset schema exceeds the maximum length of 1048575.")
+        if ds.profile is not None and len(ds.profile) > 16777215:
+            raise InvalidParameter("Dataset profile exceeds the maximum length of 16777215.")
+        for t in item.tags:
+            if not t.key or len(t.key) > 255:
+                raise InvalidParameter("Input tag key must be 1 to 255 characters.")
+            if len(t.value) > 500:
+                raise InvalidParameter(f"Input tag value for '{t.key}' exceeds 500 characters.")
