@@ -1,5 +1,48 @@
-"""Shipyard: an ML lifecycle platform that speaks MLflow's REST API."""
+"""Shipyard: an ML lifecycle platform that speaks MLflow's REST API.
+
+>>> import shipyard
+>>> shipyard.set_experiment("demo")          # doctest: +SKIP
+>>> with shipyard.start_run():               # doctest: +SKIP
+...     shipyard.log_metric("loss", 0.3, step=1)
+"""
+
+from shipyard.client import (
+    ActiveRun,
+    Client,
+    active_run,
+    end_run,
+    flush,
+    get_tracking_uri,
+    log_input,
+    log_metric,
+    log_metrics,
+    log_param,
+    log_params,
+    set_experiment,
+    set_tag,
+    set_tags,
+    set_tracking_uri,
+    start_run,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "ActiveRun",
+    "Client",
+    "__version__",
+    "active_run",
+    "end_run",
+    "flush",
+    "get_tracking_uri",
+    "log_input",
+    "log_metric",
+    "log_metrics",
+    "log_param",
+    "log_params",
+    "set_experiment",
+    "set_tag",
+    "set_tags",
+    "set_tracking_uri",
+    "start_run",
+]
