@@ -9,13 +9,15 @@ one handler; the REST client turns responses back into the same classes.
     │   ├── InvalidFilter                                         400
     │   ├── ImmutableParam                                        400
     │   ├── InactiveResource                                      400
-    │   └── MissingRequiredTags                                   400
+    │   ├── MissingRequiredTags                                   400
+    │   └── InvalidPath                                           400
     ├── BadRequest                     BAD_REQUEST               400
     ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
     │   ├── ExperimentNotFound
     │   └── RunNotFound
     ├── AlreadyExists                  RESOURCE_ALREADY_EXISTS   400
     ├── EndpointNotFound               ENDPOINT_NOT_FOUND        404
+    ├── FeatureNotImplemented          NOT_IMPLEMENTED           501
     ├── SchemaOutOfDate                TEMPORARILY_UNAVAILABLE   503
     └── FlushFailed                    INTERNAL_ERROR            500
 """
@@ -29,11 +31,13 @@ __all__ = [
     "BadRequest",
     "EndpointNotFound",
     "ExperimentNotFound",
+    "FeatureNotImplemented",
     "FlushFailed",
     "ImmutableParam",
     "InactiveResource",
     "InvalidFilter",
     "InvalidParameter",
+    "InvalidPath",
     "MissingRequiredTags",
     "NotFound",
     "RunNotFound",
@@ -82,6 +86,10 @@ class MissingRequiredTags(InvalidParameter):
         self.missing = missing
 
 
+class InvalidPath(InvalidParameter):
+    """An artifact path or URI that could reach outside its root; the message says why."""
+
+
 class BadRequest(ShipyardError):
     code = "BAD_REQUEST"
     http_status = 400
@@ -110,6 +118,13 @@ class EndpointNotFound(ShipyardError):
     http_status = 404
 
 
+class FeatureNotImplemented(ShipyardError, NotImplementedError):
+    """A feature Shipyard does not offer (yet), such as an artifact scheme without a backend."""
+
+    code = "NOT_IMPLEMENTED"
+    http_status = 501
+
+
 class SchemaOutOfDate(ShipyardError):
     """The database schema is older (or newer) than this Shipyard; run ``shipyard db upgrade``."""
 
@@ -127,7 +142,14 @@ class FlushFailed(ShipyardError):
 
 _BY_CODE: dict[str, type[ShipyardError]] = {
     cls.code: cls
-    for cls in (InvalidParameter, BadRequest, NotFound, AlreadyExists, EndpointNotFound)
+    for cls in (
+        InvalidParameter,
+        BadRequest,
+        NotFound,
+        AlreadyExists,
+        EndpointNotFound,
+        FeatureNotImplemented,
+    )
 }
 
 
