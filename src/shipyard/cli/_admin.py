@@ -1,0 +1,88 @@
+"""``shipyard db upgrade|current`` and ``shipyard gc``."""
+
+from __future__ import annotations
+
+import re
+from typing import Optional
+
+import typer
+
+from shipyard.cli._common import console, handle_errors
+from shipyard.errors import InvalidParameter
+from shipyard.settings import Settings
+from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
+from shipyard.tracking._gc import collect_garbage
+
+db_app = typer.Typer(help="Database schema: show the version, upgrade.", no_args_is_help=True)
+
+BackendUri = typer.Option(
+    None, "--backend-store-uri", help="Database URI (default: $SHIPYARD_BACKEND_STORE_URI)."
+)
+
+
+def _db_uri(uri: str | None) -> str:
+    return uri or Settings.from_env().backend_store_uri
+
+
+@db_app.command()
+@handle_errors
+def current(backend_store_uri: Optional[str] = BackendUri) -> None:
+    """Print the schema revision of the database and the one this Shipyard needs."""
+    engine = make_engine(_db_uri(backend_store_uri))
+    console.print(f"database: {current_revision(engine) or 'empty'}; needed: {head_revision()}")
+
+
+@db_app.command("upgrade")
+@handle_errors
+def upgrade_(backend_store_uri: Optional[str] = BackendUri) -> None:
+    """Migrate the database schema to this Shipyard's version (back it up first)."""
+    engine = make_engine(_db_uri(backend_store_uri))
+    before = current_revision(engine)
+    upgrade(engine)
+    console.print(f"schema upgraded: {before or 'empty'} -> {current_revision(engine)}")
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+_UNIT_MS = {"s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(text: str) -> int:
+    match = _DURATION.match(text.strip())
+    if not match:
+        raise InvalidParameter(f"Invalid duration '{text}': use a number and s, m, h or d (30d).")
+    return int(match.group(1)) * _UNIT_MS[match.group(2)]
+
+
+@handle_errors
+def gc(
+    backend_store_uri: Optional[str] = BackendUri,
+    artifact_root: Optional[str] = typer.Option(
+        None,
+        "--artifacts-destination",
+        "--default-artifact-root",
+        help="The server's artifact folder (default: $SHIPYARD_ARTIFACT_ROOT).",
+    ),
+    older_than: Optional[str] = typer.Option(
+        None, help="Only runs deleted at least this long ago, e.g. 30d, 12h."
+    ),
+    run_ids: Optional[str] = typer.Option(None, help="Comma-separated deleted run ids."),
+    experiment_ids: Optional[str] = typer.Option(
+        None, help="Comma-separated deleted experiment ids."
+    ),
+) -> None:
+    """Permanently remove deleted runs and experiments, with their artifacts."""  # fmt: skip
+    settings = Settings.from_env()
+    store = SqlStore(_db_uri(backend_store_uri), artifact_root or settings.artifact_root)
+    report = collect_garbage(
+        store,
+        artifact_root or settings.artifact_root,
+        parse_duration(older_than) if older_than else None,
+        [r for r in (run_ids or "").split(",") if r],
+        [e for e in (experiment_ids or "").split(",") if e],
+    )
+    console.print(
+        f"removed {len(report.runs)} run(s) and {len(report.experiments)} experiment(s); "
+        f"freed {report.bytes_freed} bytes of artifacts"
+    )
+    for uri in report.skipped_artifacts:
+        console.print(f"[yellow]left artifacts not on this machine:[/yellow] {uri}")

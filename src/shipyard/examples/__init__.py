@@ -1,0 +1,1 @@
+"""Runnable examples that log real work into a tracking server."""

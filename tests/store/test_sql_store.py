@@ -1,0 +1,453 @@
+"""The tracking store's contract, run against SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+import math
+import threading
+
+import pytest
+
+from shipyard.entities import Dataset, DatasetInput, Metric, Param, RunStatus, Tag, ViewType
+from shipyard.errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    ImmutableParam,
+    InactiveResource,
+    InvalidFilter,
+    InvalidParameter,
+    MissingRequiredTags,
+    RunNotFound,
+)
+from shipyard.store.sql import SqlStore
+from shipyard.tracking import REQUIRED_TAGS_KEY, TrackingService
+
+
+def _run(service: TrackingService, exp: str = "0", name: str | None = None, start: int = 1) -> str:
+    return service.create_run(exp, "alice", start, (), name).info.run_id
+
+
+# -- experiments ---------------------------------------------------------------------------------
+def test_default_experiment_exists(service: TrackingService) -> None:
+    exp = service.get_experiment("0")
+    assert exp.name == "Default"
+    assert exp.artifact_location.endswith("/0")
+
+
+def test_create_get_and_tags(service: TrackingService) -> None:
+    exp_id = service.create_experiment("e1", tags=[Tag("team", "ml")])
+    exp = service.get_experiment(exp_id)
+    assert (exp.name, exp.tags, exp.lifecycle_stage) == ("e1", {"team": "ml"}, "active")
+    assert exp.artifact_location.endswith(f"/{exp_id}")
+    assert service.get_experiment_by_name("e1") == exp
+    assert service.get_experiment_by_name("nope") is None
+
+
+def test_duplicate_experiment_name(service: TrackingService) -> None:
+    service.create_experiment("dup")
+    with pytest.raises(AlreadyExists, match="dup"):
+        service.create_experiment("dup")
+
+
+def test_missing_experiment(service: TrackingService) -> None:
+    with pytest.raises(ExperimentNotFound):
+        service.get_experiment("999")
+    with pytest.raises(ExperimentNotFound):
+        service.get_experiment("abc")
+
+
+def test_delete_restore_experiment_cascades_to_runs(service: TrackingService) -> None:
+    exp_id = service.create_experiment("gone")
+    run_id = _run(service, exp_id)
+    service.delete_experiment(exp_id)
+    assert service.get_experiment(exp_id).lifecycle_stage == "deleted"
+    assert service.get_run(run_id).info.lifecycle_stage == "deleted"
+    with pytest.raises(InactiveResource):
+        service.create_run(exp_id, "u", 1)
+    service.restore_experiment(exp_id)
+    assert service.get_run(run_id).info.lifecycle_stage == "active"
+
+
+def test_default_experiment_cannot_be_deleted(service: TrackingService) -> None:
+    with pytest.raises(InvalidParameter):
+        service.delete_experiment("0")
+
+
+def test_rename_experiment(service: TrackingService) -> None:
+    a = service.create_experiment("a")
+    service.create_experiment("b")
+    service.rename_experiment(a, "a2")
+    assert service.get_experiment(a).name == "a2"
+    with pytest.raises(AlreadyExists):
+        service.rename_experiment(a, "b")
+
+
+def test_experiment_tags_set_and_delete(service: TrackingService) -> None:
+    exp_id = service.create_experiment("t")
+    service.set_experiment_tag(exp_id, Tag("k", "v1"))
+    service.set_experiment_tag(exp_id, Tag("k", "v2"))
+    assert service.get_experiment(exp_id).tags == {"k": "v2"}
+    service.delete_experiment_tag(exp_id, "k")
+    assert service.get_experiment(exp_id).tags == {}
+
+
+def test_search_experiments_filter_order_paging(service: TrackingService) -> None:
+    for i in range(5):
+        service.create_experiment(f"exp-{i}", tags=[Tag("i", str(i))])
+    page = service.search_experiments(
+        filter_string="name LIKE 'exp-%'", max_results=2, order_by=["name ASC"]
+    )
+    assert [e.name for e in page.items] == ["exp-0", "exp-1"]
+    page2 = service.search_experiments(
+        filter_string="name LIKE 'exp-%'",
+        max_results=2,
+        order_by=["name ASC"],
+        page_token=page.next_page_token,
+    )
+    assert [e.name for e in page2.items] == ["exp-2", "exp-3"]
+    tagged = service.search_experiments(filter_string="tags.i = '3'")
+    assert [e.name for e in tagged.items] == ["exp-3"]
+    service.delete_experiment(tagged.items[0].experiment_id)
+    deleted = service.search_experiments(view_type=ViewType.DELETED_ONLY)
+    assert [e.name for e in deleted.items] == ["exp-3"]
+    assert len(service.search_experiments(view_type=ViewType.ALL).items) == 6
+
+
+# -- runs -----------------------------------------------------------------------------------------
+def test_create_run_fields(service: TrackingService) -> None:
+    run = service.create_run("0", "alice", 123, [Tag("x", "y")], "my-run")
+    info = run.info
+    assert (info.run_name, info.user_id, info.status, info.start_time) == (
+        "my-run",
+        "alice",
+        "RUNNING",
+        123,
+    )
+    assert info.artifact_uri.endswith(f"/0/{info.run_id}/artifacts")
+    assert run.data.tags == {"x": "y", "mlflow.runName": "my-run"}
+
+
+def test_run_gets_a_generated_name(service: TrackingService) -> None:
+    name = service.get_run(_run(service)).info.run_name
+    assert len(name.split("-")) == 3
+
+
+def test_update_run(service: TrackingService) -> None:
+    run_id = _run(service)
+    info = service.update_run_info(run_id, "FINISHED", 999, "renamed")
+    assert (info.status, info.end_time, info.run_name) == ("FINISHED", 999, "renamed")
+    assert service.get_run(run_id).data.tags["mlflow.runName"] == "renamed"
+    with pytest.raises(InvalidParameter):
+        service.update_run_info(run_id, "DONE")
+
+
+def test_missing_run(service: TrackingService) -> None:
+    with pytest.raises(RunNotFound):
+        service.get_run("0123456789abcdef0123456789abcdef")
+    with pytest.raises(InvalidParameter):
+        service.get_run("../etc/passwd")
+
+
+def test_delete_restore_run(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.delete_run(run_id)
+    assert service.get_run(run_id).info.lifecycle_stage == "deleted"
+    with pytest.raises(InactiveResource):
+        service.log_batch(run_id, params=[Param("a", "1")])
+    service.restore_run(run_id)
+    service.log_batch(run_id, params=[Param("a", "1")])
+    assert service.get_run(run_id).data.params == {"a": "1"}
+
+
+def test_nested_run_parent_tag(service: TrackingService) -> None:
+    parent = _run(service)
+    child = service.create_run("0", "u", 2, [Tag("mlflow.parentRunId", parent)]).info.run_id
+    found = service.search_runs(["0"], f"tags.mlflow.parentRunId = '{parent}'")
+    assert [r.info.run_id for r in found.items] == [child]
+
+
+# -- params, metrics, tags ------------------------------------------------------------------------
+def test_params_are_immutable(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, params=[Param("lr", "0.1")])
+    service.log_batch(run_id, params=[Param("lr", "0.1")])  # same value again is fine
+    with pytest.raises(ImmutableParam, match="lr"):
+        service.log_batch(run_id, params=[Param("lr", "0.2")])
+    assert service.get_run(run_id).data.params == {"lr": "0.1"}
+
+
+def test_metric_history_and_latest(service: TrackingService) -> None:
+    run_id = _run(service)
+    points = [Metric("loss", 1.0 / (s + 1), 100 + s, s) for s in range(10)]
+    points.append(Metric("loss", 5.0, 50, 3))  # old step: history only
+    service.log_batch(run_id, metrics=points)
+    history = service.get_metric_history(run_id, "loss").items
+    assert len(history) == 11
+    assert [m.timestamp for m in history] == sorted(m.timestamp for m in history)
+    latest = {m.key: m for m in service.get_run(run_id).data.metrics}
+    assert latest["loss"].step == 9 and latest["loss"].value == pytest.approx(0.1)
+
+
+def test_latest_metric_ties_go_to_latest_timestamp(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", 1.0, 10, 5), Metric("m", 2.0, 20, 5)])
+    service.log_batch(run_id, metrics=[Metric("m", 3.0, 15, 5)])
+    assert service.get_run(run_id).data.metrics[0].value == 2.0
+
+
+def test_metric_history_paging(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(25)])
+    page = service.get_metric_history(run_id, "m", max_results=10)
+    assert [m.step for m in page.items] == list(range(10))
+    rest = service.get_metric_history(run_id, "m", max_results=20, page_token=page.next_page_token)
+    assert [m.step for m in rest.items] == list(range(10, 25)) and rest.next_page_token is None
+
+
+def test_nan_and_inf_metrics(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(
+        run_id,
+        metrics=[
+            Metric("nan", math.nan, 1, 0),
+            Metric("inf", math.inf, 1, 0),
+            Metric("ninf", -math.inf, 1, 0),
+        ],
+    )
+    latest = {m.key: m.value for m in service.get_run(run_id).data.metrics}
+    assert math.isnan(latest["nan"])
+    assert latest["inf"] == math.inf and latest["ninf"] == -math.inf
+    assert math.isnan(service.get_metric_history(run_id, "nan").items[0].value)
+
+
+def test_identical_points_are_stored_once(service: TrackingService) -> None:
+    run_id = _run(service)
+    batch = [Metric("m", 1.0, 5, 1)]
+    service.log_batch(run_id, metrics=batch)
+    service.log_batch(run_id, metrics=batch)
+    assert len(service.get_metric_history(run_id, "m").items) == 1
+
+
+def test_tags_overwrite_and_delete(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, tags=[Tag("t", "1")])
+    service.log_batch(run_id, tags=[Tag("t", "2")])
+    assert service.get_run(run_id).data.tags["t"] == "2"
+    service.delete_tag(run_id, "t")
+    assert "t" not in service.get_run(run_id).data.tags
+    with pytest.raises(InvalidParameter):
+        service.delete_tag(run_id, "t")
+
+
+def test_batch_is_atomic(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, params=[Param("p", "1")])
+    with pytest.raises(ImmutableParam):
+        service.log_batch(
+            run_id,
+            metrics=[Metric("m", 1.0, 1, 0)],
+            params=[Param("p", "2")],
+            tags=[Tag("t", "v")],
+        )
+    run = service.get_run(run_id)
+    assert run.data.metrics == [] and "t" not in run.data.tags
+
+
+def test_limits(service: TrackingService) -> None:
+    run_id = _run(service)
+    with pytest.raises(InvalidParameter, match="1000 metrics"):
+        service.log_batch(run_id, metrics=[Metric("m", 1.0, 1, i) for i in range(1001)])
+    with pytest.raises(InvalidParameter, match="250"):
+        service.log_batch(run_id, params=[Param("k" * 251, "v")])
+    with pytest.raises(InvalidParameter, match="Names cannot contain"):
+        service.log_batch(run_id, params=[Param("a/../b", "v")])
+    service.log_batch(run_id, params=[Param("long", "x" * 7000)], tags=[Tag("t", "y" * 9000)])
+    run = service.get_run(run_id)
+    assert len(run.data.params["long"]) == 6000 and len(run.data.tags["t"]) == 8000
+
+
+def test_dataset_inputs(service: TrackingService) -> None:
+    run_id = _run(service)
+    ds = Dataset("wine", "abc123", "code", "{}", '{"mlflow_colspec": []}', '{"num_rows": 3}')
+    service.log_inputs(run_id, [DatasetInput(ds, (Tag("mlflow.data.context", "train"),))])
+    service.log_inputs(run_id, [DatasetInput(ds, (Tag("mlflow.data.context", "train"),))])
+    run = service.get_run(run_id)
+    assert len(run.inputs) == 1 and run.inputs[0].dataset == ds
+    assert run.inputs[0].tags == (Tag("mlflow.data.context", "train"),)
+    assert [r.info.run_id for r in service.search_runs(["0"], "datasets.name = 'wine'").items] == [
+        run_id
+    ]
+    assert service.search_runs(["0"], "datasets.context = 'eval'").items == []
+
+
+def test_model_outputs(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_outputs(run_id, [("m-abc", 3)])
+    assert service.get_run(run_id).model_outputs == [("m-abc", 3)]
+
+
+def test_required_tags_block_finishing(service: TrackingService) -> None:
+    exp_id = service.create_experiment(
+        "audited", tags=[Tag(REQUIRED_TAGS_KEY, "owner,data_version")]
+    )
+    run_id = _run(service, exp_id)
+    service.log_batch(run_id, tags=[Tag("owner", "me")])
+    with pytest.raises(MissingRequiredTags) as err:
+        service.update_run_info(run_id, "FINISHED", 10)
+    assert err.value.missing == ["data_version"]
+    assert service.get_run(run_id).info.status == "RUNNING"
+    service.update_run_info(run_id, "FAILED", 10)  # failing is always allowed
+    service.log_batch(run_id, tags=[Tag("data_version", "v3")])
+    assert service.update_run_info(run_id, "FINISHED", 11).status == "FINISHED"
+
+
+# -- search ---------------------------------------------------------------------------------------
+@pytest.fixture
+def populated(service: TrackingService) -> dict[str, str]:
+    ids = {}
+    for i, (model, acc) in enumerate([("rf", 0.9), ("rf", 0.7), ("lr", 0.8), ("lr", None)]):
+        run_id = _run(service, name=f"run-{i}", start=10 + i)
+        metrics = [Metric("acc", acc, 1, 0)] if acc is not None else []
+        service.log_batch(
+            run_id, metrics, [Param("model", model)], [Tag("Team", "ML" if i % 2 else "ml")]
+        )
+        ids[f"run-{i}"] = run_id
+    return ids
+
+
+def _names(
+    service: TrackingService, filt: str | None = None, order: list[str] | None = None
+) -> list[str]:
+    page = service.search_runs(["0"], filt, order_by=order or [])
+    return [r.info.run_name for r in page.items]
+
+
+def test_search_default_order_is_newest_first(
+    service: TrackingService, populated: dict[str, str]
+) -> None:
+    assert _names(service) == ["run-3", "run-2", "run-1", "run-0"]
+
+
+@pytest.mark.parametrize(
+    ("filt", "expected"),
+    [
+        ("metrics.acc > 0.75", {"run-0", "run-2"}),
+        ("metrics.acc <= 0.8 AND params.model = 'rf'", {"run-1"}),
+        ("params.model != 'rf'", {"run-2", "run-3"}),
+        ("tags.Team LIKE 'm%'", {"run-0", "run-2"}),
+        ("tags.Team ILIKE 'm%'", {"run-0", "run-1", "run-2", "run-3"}),
+        ("tags.missing IS NULL", {"run-0", "run-1", "run-2", "run-3"}),
+        ("params.model IS NOT NULL and metrics.acc >= 0.9", {"run-0"}),
+        ("attributes.run_name = 'run-2'", {"run-2"}),
+        ("run_name LIKE 'run-_'", {"run-0", "run-1", "run-2", "run-3"}),
+        ("attributes.start_time > 11", {"run-2", "run-3"}),
+        ("attributes.status = 'RUNNING'", {"run-0", "run-1", "run-2", "run-3"}),
+        ("metrics.`acc` < 0.75", {"run-1"}),
+        ("tags.\"Team\" = 'ML'", {"run-1", "run-3"}),
+    ],
+)
+def test_search_filters(
+    service: TrackingService, populated: dict[str, str], filt: str, expected: set[str]
+) -> None:
+    assert set(_names(service, filt)) == expected
+
+
+def test_search_in_run_ids(service: TrackingService, populated: dict[str, str]) -> None:
+    a, b = populated["run-0"], populated["run-3"]
+    assert set(_names(service, f"attributes.run_id IN ('{a}', '{b}')")) == {"run-0", "run-3"}
+    assert set(_names(service, f"attributes.run_id NOT IN ('{a}')")) == {"run-1", "run-2", "run-3"}
+
+
+def test_search_order_by_metric_missing_last(
+    service: TrackingService, populated: dict[str, str]
+) -> None:
+    assert _names(service, order=["metrics.acc DESC"]) == ["run-0", "run-2", "run-1", "run-3"]
+    assert _names(service, order=["metrics.acc ASC"]) == ["run-1", "run-2", "run-0", "run-3"]
+    assert _names(service, order=["params.model", "attributes.start_time ASC"]) == [
+        "run-2",
+        "run-3",
+        "run-0",
+        "run-1",
+    ]
+
+
+def test_search_paging_visits_every_run_once(service: TrackingService) -> None:
+    made = {_run(service, start=i) for i in range(23)}
+    seen: list[str] = []
+    token = None
+    while True:
+        page = service.search_runs(["0"], max_results=5, page_token=token)
+        seen += [r.info.run_id for r in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    assert len(seen) == 23 and set(seen) == made
+
+
+def test_search_view_types(service: TrackingService, populated: dict[str, str]) -> None:
+    service.delete_run(populated["run-1"])
+    assert "run-1" not in _names(service)
+    deleted = service.search_runs(["0"], view_type=ViewType.DELETED_ONLY).items
+    assert [r.info.run_name for r in deleted] == ["run-1"]
+    assert len(service.search_runs(["0"], view_type=ViewType.ALL).items) == 4
+
+
+def test_search_bad_filter_names_token(service: TrackingService) -> None:
+    with pytest.raises(InvalidFilter, match="OR|or"):
+        service.search_runs(["0"], "metrics.a > 1 OR metrics.b > 2")
+    with pytest.raises(InvalidParameter):
+        service.search_runs(["0"], page_token="not-a-token")
+    with pytest.raises(InvalidParameter):
+        service.search_runs(["0"], max_results=50001)
+
+
+def test_search_runs_is_sql_not_python(sql_store: SqlStore) -> None:
+    """The search statement carries the filter and ordering; nothing is filtered afterwards."""
+    from shipyard.store.sql._search import run_query
+
+    sql = str(
+        run_query(
+            [0], "metrics.acc > 0.5 AND params.m = 'x'", ViewType.ACTIVE_ONLY, ["metrics.acc DESC"]
+        ).compile()
+    )
+    assert "latest_metrics" in sql and "params" in sql and "ORDER BY" in sql
+
+
+# -- concurrency ----------------------------------------------------------------------------------
+def test_eight_threads_lose_no_point(service: TrackingService) -> None:
+    run_id = _run(service)
+
+    def work(t: int) -> None:
+        for b in range(5):
+            service.log_batch(
+                run_id, metrics=[Metric(f"m{t}", float(i), b, b * 100 + i) for i in range(100)]
+            )
+
+    threads = [threading.Thread(target=work, args=(t,)) for t in range(8)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for t in range(8):
+        assert len(service.get_metric_history(run_id, f"m{t}").items) == 500
+
+
+def test_concurrent_create_same_experiment(service: TrackingService) -> None:
+    results: list[str] = []
+
+    def create() -> None:
+        try:
+            service.create_experiment("race")
+            results.append("ok")
+        except AlreadyExists:
+            results.append("exists")
+
+    threads = [threading.Thread(target=create) for _ in range(2)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sorted(results) == ["exists", "ok"]
+
+
+def test_run_status_values() -> None:
+    assert RunStatus("KILLED").is_terminal and not RunStatus("RUNNING").is_terminal
