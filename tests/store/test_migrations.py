@@ -1,0 +1,57 @@
+"""Schema versions: migrations build exactly the declared schema; start-up refuses stale ones."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
+
+from shipyard.cli import app
+from shipyard.errors import SchemaOutOfDate
+from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
+from shipyard.store.sql._schema import metadata
+
+
+def test_migrations_build_the_declared_schema(db_uri: str) -> None:
+    engine = make_engine(db_uri)
+    upgrade(engine)
+    assert current_revision(engine) == head_revision()
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), metadata)
+    assert diff == []
+
+
+def test_new_database_is_created_at_head(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'new.db'}", str(tmp_path))
+    assert current_revision(store.engine) == head_revision()
+
+
+def test_stale_schema_is_refused_with_instructions(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'old.db'}"
+    SqlStore(uri, str(tmp_path))
+    engine = make_engine(uri)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE alembic_version SET version_num = '0000'")
+    with pytest.raises(SchemaOutOfDate, match="shipyard db upgrade"):
+        SqlStore(uri, str(tmp_path))
+
+
+def test_foreign_database_is_refused(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'foreign.db'}"
+    with make_engine(uri).begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE experiments (id INTEGER)")
+    with pytest.raises(SchemaOutOfDate, match="not created by Shipyard"):
+        SqlStore(uri, str(tmp_path))
+
+
+def test_db_commands(tmp_path: Path) -> None:
+    uri = f"sqlite:///{tmp_path / 'cli.db'}"
+    runner = CliRunner()
+    result = runner.invoke(app, ["db", "upgrade", "--backend-store-uri", uri])
+    assert result.exit_code == 0, result.output
+    assert f"-> {head_revision()}" in result.output
+    result = runner.invoke(app, ["db", "current", "--backend-store-uri", uri])
+    assert f"database: {head_revision()}" in result.output
