@@ -1,0 +1,35 @@
+"""Search filters, order-by clauses and page tokens, as MLflow's clients write them."""
+
+from shipyard.store.search._ast import Comparison, OrderBy
+from shipyard.store.search._paging import decode_page_token, encode_page_token
+from shipyard.store.search._parser import (
+    EntitySpec,
+    KindSpec,
+    Rule,
+    parse_experiment_filter,
+    parse_experiment_order_by,
+    parse_filter,
+    parse_model_version_filter,
+    parse_order_by,
+    parse_registered_model_filter,
+    parse_run_filter,
+    parse_run_order_by,
+)
+
+__all__ = [
+    "Comparison",
+    "EntitySpec",
+    "KindSpec",
+    "OrderBy",
+    "Rule",
+    "decode_page_token",
+    "encode_page_token",
+    "parse_experiment_filter",
+    "parse_experiment_order_by",
+    "parse_filter",
+    "parse_model_version_filter",
+    "parse_order_by",
+    "parse_registered_model_filter",
+    "parse_run_filter",
+    "parse_run_order_by",
+]
