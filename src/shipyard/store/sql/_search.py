@@ -67,11 +67,23 @@ _EXP_ATTRS: dict[str, Any] = {
 }
 
 
+_MAX_EXPERIMENT_ID = 2**31 - 1  # the column is a 32-bit INTEGER on PostgreSQL
+
+
 def experiment_id_or_none(experiment_id: str) -> int | None:
-    try:
-        return int(experiment_id)
-    except (TypeError, ValueError):
+    """The integer key for an id string, or None for text that names no experiment.
+
+    ASCII digits only (``int()`` also takes ``"1_0"``, spaces and other scripts' digits), and
+    within the column's range, so a huge id is "not found" rather than a driver overflow.
+    """
+    if isinstance(experiment_id, int) and not isinstance(experiment_id, bool):
+        experiment_id = str(experiment_id)
+    if not isinstance(experiment_id, str) or not experiment_id.isascii():
         return None
+    if not experiment_id.isdigit() or len(experiment_id) > 10:
+        return None
+    key = int(experiment_id)
+    return key if key <= _MAX_EXPERIMENT_ID else None
 
 
 def _glob(pattern: str) -> str:

@@ -58,10 +58,10 @@ def _now_ms() -> int:
 
 
 def _exp_key(experiment_id: str) -> int:
-    try:
-        return int(experiment_id)
-    except (TypeError, ValueError):
-        raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists") from None
+    key = _search.experiment_id_or_none(experiment_id)
+    if key is None:
+        raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
+    return key
 
 
 class SqlStore:
