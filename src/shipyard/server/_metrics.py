@@ -1,0 +1,104 @@
+"""MLflow's ``metrics/*`` routes: one run's history, and the UI's sampled multi-run view."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from shipyard import wire
+from shipyard.entities import Metric
+from shipyard.errors import InvalidParameter
+from shipyard.server._http import json_response, required, run_id_of, store_of
+from shipyard.server._models import Int32
+
+__all__ = ["router", "sample_steps"]
+
+router = APIRouter(tags=["metrics"])
+
+_MAX_BULK_RUNS = 100
+_MAX_BULK_RESULTS = 2500
+
+
+@router.get("/metrics/get-history")
+def get_metric_history(
+    request: Request,
+    metric_key: Annotated[str, Query()],
+    run_id: Annotated[str | None, Query()] = None,
+    run_uuid: Annotated[str | None, Query()] = None,
+    page_token: Annotated[str | None, Query()] = None,
+    max_results: Annotated[Int32 | None, Query()] = None,
+) -> Response:
+    page = store_of(request).get_metric_history(
+        run_id_of(run_id, run_uuid),
+        required(metric_key, "metric_key"),
+        max_results=max_results,
+        page_token=page_token or None,
+    )
+    out: dict[str, Any] = {"metrics": [wire.metric_to_json(m) for m in page.items]}
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
+    return json_response(out)
+
+
+def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:
+    """At most ``max_results`` steps spread evenly, always keeping the first and the last."""
+    if len(steps) <= max_results:
+        return set(steps)
+    if max_results == 1:
+        return {steps[-1]}
+    last = len(steps) - 1
+    return {steps[round(i * last / (max_results - 1))] for i in range(max_results)}
+
+
+def _check_range(start_step: int | None, end_step: int | None) -> None:
+    if (start_step is None) != (end_step is None):
+        raise InvalidParameter(
+            "If either start step or end step are specified, both must be specified."
+        )
+    if start_step is not None and end_step is not None and start_step > end_step:
+        raise InvalidParameter(
+            "end_step must be greater than start_step. "
+            f"Found start_step={start_step} and end_step={end_step}."
+        )
+
+
+def _in_range(m: Metric, start_step: int | None, end_step: int | None) -> bool:
+    return start_step is None or end_step is None or start_step <= m.step <= end_step
+
+
+@router.get("/metrics/get-history-bulk-interval")
+def get_metric_history_bulk_interval(
+    request: Request,
+    metric_key: Annotated[str, Query()],
+    run_ids: Annotated[list[str] | None, Query()] = None,
+    start_step: Annotated[Int32 | None, Query()] = None,
+    end_step: Annotated[Int32 | None, Query()] = None,
+    max_results: Annotated[Int32 | None, Query()] = None,
+) -> Response:
+    ids = run_ids or []
+    if not ids:
+        raise InvalidParameter("Missing value for required parameter 'run_ids'.")
+    if len(ids) > _MAX_BULK_RUNS:
+        raise InvalidParameter(
+            f"GetMetricHistoryBulkInterval request must specify at most {_MAX_BULK_RUNS} "
+            f"run_ids. Received {len(ids)} run_ids."
+        )
+    limit = _MAX_BULK_RESULTS if max_results is None else max_results
+    if not 1 <= limit <= _MAX_BULK_RESULTS:
+        raise InvalidParameter(f"max_results must be between 1 and {_MAX_BULK_RESULTS}.")
+    _check_range(start_step, end_step)
+    key = required(metric_key, "metric_key")
+    out: list[dict[str, Any]] = []
+    for run_id in ids:
+        points = [
+            m
+            for m in store_of(request).get_metric_history(run_id, key).items
+            if _in_range(m, start_step, end_step)
+        ]
+        keep = sample_steps(sorted({m.step for m in points}), limit)
+        for m in sorted(points, key=lambda p: (p.step, p.timestamp)):
+            if m.step in keep:
+                out.append({**wire.metric_to_json(m), "run_id": run_id})
+    return json_response({"metrics": out})

@@ -1,0 +1,213 @@
+"""Request bodies as pydantic models: they validate input and give the app its OpenAPI schema.
+
+Field names are MLflow's wire names. Unknown fields are ignored, as protobuf's JSON reader does.
+Scalars accept what a protobuf JSON reader accepts: int64 as a number or a decimal string,
+doubles as numbers or ``"NaN"``/``"Infinity"``/``"-Infinity"``. Fields MLflow marks required
+are required here, so a missing one is reported by name.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+from shipyard import wire
+from shipyard.errors import InvalidParameter
+
+__all__ = [
+    "CreateExperiment",
+    "CreateRun",
+    "DatasetInputIn",
+    "DeleteExperimentTag",
+    "DeleteTag",
+    "Double",
+    "ExperimentRef",
+    "Int64",
+    "LogBatch",
+    "LogInputs",
+    "LogMetric",
+    "LogOutputs",
+    "LogParam",
+    "MetricIn",
+    "RunRef",
+    "SearchExperiments",
+    "SearchRuns",
+    "SetExperimentTag",
+    "SetTag",
+    "TagIn",
+    "UpdateExperiment",
+    "UpdateRun",
+    "ViewTypeName",
+]
+
+
+def _int64(value: object) -> int:
+    try:
+        return wire.int64_from_json(value, "")
+    except InvalidParameter:
+        raise ValueError("expected a 64-bit integer") from None
+
+
+def _double(value: object) -> float:
+    try:
+        return wire.double_from_json(value)
+    except InvalidParameter:
+        raise ValueError('expected a number, "NaN", "Infinity" or "-Infinity"') from None
+
+
+# Parsed by wire.py so the server and the REST client read scalars the same way; the schema
+# still says "integer" / "number" so a fuzzer generates sensible values.
+Int64 = Annotated[int, BeforeValidator(_int64), Field(ge=wire.INT64_MIN, le=wire.INT64_MAX)]
+Int32 = Annotated[int, BeforeValidator(_int64), Field(ge=-(2**31), le=2**31 - 1)]
+Double = Annotated[float, BeforeValidator(_double)]
+ViewTypeName = Literal["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
+
+
+class TagIn(_Body):
+    key: str
+    value: str
+
+
+class MetricIn(_Body):
+    key: str
+    value: Double
+    timestamp: Int64
+    step: Int64 = 0
+
+
+class ParamIn(_Body):
+    key: str
+    value: str
+
+
+# -- experiments ------------------------------------------------------------------------------
+class CreateExperiment(_Body):
+    name: str
+    artifact_location: str | None = None
+    tags: list[TagIn] = []
+
+
+class ExperimentRef(_Body):
+    experiment_id: str
+
+
+class UpdateExperiment(_Body):
+    experiment_id: str
+    new_name: str | None = None
+
+
+class SetExperimentTag(_Body):
+    experiment_id: str
+    key: str
+    value: str
+
+
+class DeleteExperimentTag(_Body):
+    experiment_id: str
+    key: str
+
+
+class SearchExperiments(_Body):
+    max_results: Int64 | None = None
+    page_token: str | None = None
+    filter: str | None = None
+    order_by: list[str] = []
+    view_type: ViewTypeName | None = None
+
+
+# -- runs -------------------------------------------------------------------------------------
+class RunRef(_Body):
+    """Any body that names a run: the client sends both ``run_id`` and ``run_uuid``."""
+
+    run_id: str | None = None
+    run_uuid: str | None = None
+
+
+class CreateRun(_Body):
+    experiment_id: str | None = None
+    user_id: str | None = None
+    run_name: str | None = None
+    start_time: Int64 | None = None
+    tags: list[TagIn] = []
+
+
+class UpdateRun(RunRef):
+    status: str | None = None
+    end_time: Int64 | None = None
+    run_name: str | None = None
+
+
+class LogMetric(RunRef):
+    key: str
+    value: Double
+    timestamp: Int64
+    step: Int64 = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+
+
+class LogParam(RunRef):
+    key: str
+    value: str
+
+
+class SetTag(RunRef):
+    key: str
+    value: str
+
+
+class DeleteTag(RunRef):
+    key: str
+
+
+class LogBatch(RunRef):
+    metrics: list[MetricIn] = []
+    params: list[ParamIn] = []
+    tags: list[TagIn] = []
+
+
+class DatasetIn(_Body):
+    name: str
+    digest: str
+    source_type: str
+    source: str
+    schema_: str | None = Field(None, alias="schema")
+    profile: str | None = None
+
+
+class DatasetInputIn(_Body):
+    tags: list[TagIn] = []
+    dataset: DatasetIn
+
+
+class ModelInputIn(_Body):
+    model_id: str
+
+
+class ModelOutputIn(_Body):
+    model_id: str
+    step: Int64
+
+
+class LogInputs(RunRef):
+    datasets: list[DatasetInputIn] = []
+    models: list[ModelInputIn] = []
+
+
+class LogOutputs(RunRef):
+    models: list[ModelOutputIn] = []
+
+
+class SearchRuns(_Body):
+    experiment_ids: list[str] = []
+    filter: str | None = None
+    run_view_type: ViewTypeName | None = None
+    max_results: Int32 | None = None
+    order_by: list[str] = []
+    page_token: str | None = None

@@ -1,0 +1,298 @@
+"""MLflow's JSON shapes for Shipyard's entities, both directions.
+
+MLflow's client writes and reads protobuf JSON: enums as names, ``None`` fields left out, empty
+lists left out, non-finite doubles as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"``,
+and int64 fields as numbers (though a protobuf reader also accepts them as strings). The server
+uses the ``*_to_json`` half to answer; the REST client uses the ``*_from_json`` half to read those
+answers back into entities, so both sides agree on one codec.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from shipyard.entities import (
+    Dataset,
+    DatasetInput,
+    Experiment,
+    Metric,
+    Param,
+    Run,
+    RunData,
+    RunInfo,
+    Tag,
+)
+from shipyard.errors import InvalidParameter
+
+__all__ = [
+    "INT64_MAX",
+    "INT64_MIN",
+    "dataset_input_from_json",
+    "dataset_input_to_json",
+    "double_from_json",
+    "double_to_json",
+    "experiment_from_json",
+    "experiment_to_json",
+    "int64_from_json",
+    "metric_from_json",
+    "metric_to_json",
+    "param_from_json",
+    "run_from_json",
+    "run_info_from_json",
+    "run_info_to_json",
+    "run_to_json",
+    "tag_from_json",
+    "tags_from_json",
+    "tags_to_json",
+]
+
+Json = dict[str, Any]
+
+INT64_MIN = -(2**63)
+INT64_MAX = 2**63 - 1
+_INT_TEXT = re.compile(r"[+-]?[0-9]{1,25}\Z")
+
+_NON_FINITE_IN = {
+    "NaN": math.nan,
+    "Infinity": math.inf,
+    "-Infinity": -math.inf,
+}
+
+
+# -- scalars ----------------------------------------------------------------------------------
+def double_to_json(value: float) -> float | str:
+    """A double as protobuf JSON writes it: non-finite values become strings."""
+    if math.isfinite(value):
+        return value
+    if math.isnan(value):
+        return "NaN"
+    return "Infinity" if value > 0 else "-Infinity"
+
+
+def double_from_json(value: object, field: str = "value") -> float:
+    """A double from a number, a numeric string, or ``"NaN"``/``"Infinity"``/``"-Infinity"``."""
+    if isinstance(value, bool):
+        raise InvalidParameter(f"Invalid value {value!r} for parameter '{field}': not a number.")
+    if isinstance(value, float | int):
+        try:
+            return float(value)
+        except OverflowError:  # an int past the double range
+            return math.inf if value > 0 else -math.inf
+    if isinstance(value, str):
+        special = _NON_FINITE_IN.get(value)
+        if special is not None:
+            return special
+        try:
+            return float(value)
+        except ValueError:
+            pass
+    raise InvalidParameter(f"Invalid value {value!r} for parameter '{field}': not a number.")
+
+
+def int64_from_json(value: object, field: str) -> int:
+    """An int64 from a number or a decimal string, range-checked like protobuf does."""
+    if isinstance(value, bool):
+        raise InvalidParameter(f"Invalid value {value!r} for parameter '{field}': not an integer.")
+    result: int | None = None
+    if isinstance(value, int):
+        result = value
+    elif (isinstance(value, float) and value.is_integer()) or (
+        isinstance(value, str) and _INT_TEXT.match(value)
+    ):
+        result = int(value)
+    if result is None:
+        raise InvalidParameter(f"Invalid value {value!r} for parameter '{field}': not an integer.")
+    if not INT64_MIN <= result <= INT64_MAX:
+        raise InvalidParameter(
+            f"Invalid value {value!r} for parameter '{field}': out of the 64-bit range."
+        )
+    return result
+
+
+def _put(out: Json, key: str, value: object) -> None:
+    if value is not None:
+        out[key] = value
+
+
+# -- to JSON ----------------------------------------------------------------------------------
+def tags_to_json(tags: Mapping[str, str] | Iterable[Tag]) -> list[Json]:
+    if isinstance(tags, Mapping):
+        return [{"key": k, "value": v} for k, v in tags.items()]
+    return [{"key": t.key, "value": t.value} for t in tags]
+
+
+def experiment_to_json(exp: Experiment) -> Json:
+    out: Json = {
+        "experiment_id": exp.experiment_id,
+        "name": exp.name,
+        "artifact_location": exp.artifact_location,
+        "lifecycle_stage": exp.lifecycle_stage,
+    }
+    _put(out, "last_update_time", exp.last_update_time)
+    _put(out, "creation_time", exp.creation_time)
+    if exp.tags:
+        out["tags"] = tags_to_json(exp.tags)
+    return out
+
+
+def metric_to_json(m: Metric) -> Json:
+    return {
+        "key": m.key,
+        "value": double_to_json(m.value),
+        "timestamp": m.timestamp,
+        "step": m.step,
+    }
+
+
+def run_info_to_json(info: RunInfo) -> Json:
+    out: Json = {
+        "run_id": info.run_id,
+        "run_uuid": info.run_id,
+        "run_name": info.run_name,
+        "experiment_id": info.experiment_id,
+        "user_id": info.user_id,
+        "status": info.status,
+    }
+    _put(out, "start_time", info.start_time)
+    _put(out, "end_time", info.end_time)
+    out["artifact_uri"] = info.artifact_uri
+    out["lifecycle_stage"] = info.lifecycle_stage
+    return out
+
+
+def dataset_input_to_json(item: DatasetInput) -> Json:
+    ds = item.dataset
+    dataset: Json = {
+        "name": ds.name,
+        "digest": ds.digest,
+        "source_type": ds.source_type,
+        "source": ds.source,
+    }
+    _put(dataset, "schema", ds.schema)
+    _put(dataset, "profile", ds.profile)
+    out: Json = {"dataset": dataset}
+    if item.tags:
+        out["tags"] = tags_to_json(item.tags)
+    return out
+
+
+def _run_data_to_json(data: RunData) -> Json:
+    out: Json = {}
+    if data.metrics:
+        out["metrics"] = [metric_to_json(m) for m in data.metrics]
+    if data.params:
+        out["params"] = tags_to_json(data.params)
+    if data.tags:
+        out["tags"] = tags_to_json(data.tags)
+    return out
+
+
+def run_to_json(run: Run) -> Json:
+    inputs: Json = {}
+    if run.inputs:
+        inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in run.inputs]
+    if run.model_inputs:
+        inputs["model_inputs"] = [{"model_id": m} for m in run.model_inputs]
+    outputs: Json = {}
+    if run.model_outputs:
+        outputs["model_outputs"] = [{"model_id": m, "step": s} for m, s in run.model_outputs]
+    return {
+        "info": run_info_to_json(run.info),
+        "data": _run_data_to_json(run.data),
+        "inputs": inputs,
+        "outputs": outputs,
+    }
+
+
+# -- from JSON --------------------------------------------------------------------------------
+def _str(obj: Mapping[str, Any], key: str, default: str = "") -> str:
+    value = obj.get(key)
+    return default if value is None else str(value)
+
+
+def _opt_int(obj: Mapping[str, Any], key: str) -> int | None:
+    value = obj.get(key)
+    return None if value is None else int64_from_json(value, key)
+
+
+def tag_from_json(obj: Mapping[str, Any]) -> Tag:
+    return Tag(_str(obj, "key"), _str(obj, "value"))
+
+
+def param_from_json(obj: Mapping[str, Any]) -> Param:
+    return Param(_str(obj, "key"), _str(obj, "value"))
+
+
+def tags_from_json(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
+    return {_str(t, "key"): _str(t, "value") for t in items or ()}
+
+
+def metric_from_json(obj: Mapping[str, Any]) -> Metric:
+    return Metric(
+        key=_str(obj, "key"),
+        value=double_from_json(obj.get("value", 0.0)),
+        timestamp=int64_from_json(obj.get("timestamp", 0), "timestamp"),
+        step=int64_from_json(obj.get("step", 0), "step"),
+    )
+
+
+def experiment_from_json(obj: Mapping[str, Any]) -> Experiment:
+    return Experiment(
+        experiment_id=_str(obj, "experiment_id"),
+        name=_str(obj, "name"),
+        artifact_location=_str(obj, "artifact_location"),
+        lifecycle_stage=_str(obj, "lifecycle_stage", "active"),
+        creation_time=_opt_int(obj, "creation_time"),
+        last_update_time=_opt_int(obj, "last_update_time"),
+        tags=tags_from_json(obj.get("tags")),
+    )
+
+
+def run_info_from_json(obj: Mapping[str, Any]) -> RunInfo:
+    return RunInfo(
+        run_id=_str(obj, "run_id") or _str(obj, "run_uuid"),
+        experiment_id=_str(obj, "experiment_id"),
+        run_name=_str(obj, "run_name"),
+        user_id=_str(obj, "user_id"),
+        status=_str(obj, "status", "RUNNING"),
+        start_time=_opt_int(obj, "start_time"),
+        end_time=_opt_int(obj, "end_time"),
+        artifact_uri=_str(obj, "artifact_uri"),
+        lifecycle_stage=_str(obj, "lifecycle_stage", "active"),
+    )
+
+
+def dataset_input_from_json(obj: Mapping[str, Any]) -> DatasetInput:
+    ds = obj.get("dataset") or {}
+    dataset = Dataset(
+        name=_str(ds, "name"),
+        digest=_str(ds, "digest"),
+        source_type=_str(ds, "source_type"),
+        source=_str(ds, "source"),
+        schema=ds.get("schema"),
+        profile=ds.get("profile"),
+    )
+    return DatasetInput(dataset, tuple(tag_from_json(t) for t in obj.get("tags") or ()))
+
+
+def run_from_json(obj: Mapping[str, Any]) -> Run:
+    data = obj.get("data") or {}
+    inputs = obj.get("inputs") or {}
+    outputs = obj.get("outputs") or {}
+    return Run(
+        info=run_info_from_json(obj.get("info") or {}),
+        data=RunData(
+            metrics=[metric_from_json(m) for m in data.get("metrics") or ()],
+            params=tags_from_json(data.get("params")),
+            tags=tags_from_json(data.get("tags")),
+        ),
+        inputs=[dataset_input_from_json(d) for d in inputs.get("dataset_inputs") or ()],
+        model_inputs=[_str(m, "model_id") for m in inputs.get("model_inputs") or ()],
+        model_outputs=[
+            (_str(m, "model_id"), int64_from_json(m.get("step", 0), "step"))
+            for m in outputs.get("model_outputs") or ()
+        ],
+    )
