@@ -1,0 +1,198 @@
+"""Artifacts in a local folder: the embedded default and the server's ``--artifacts-destination``.
+
+Writes go to a hidden temp file in the target's own folder, are fsynced, then renamed over the
+final name, so a reader sees the old file or the whole new one, never half of one (the rename is
+atomic within one filesystem). Listing hides temp files of writes still in flight.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import os
+import posixpath
+import shutil
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from shipyard.artifacts._paths import normalize_artifact_path, resolve_under
+from shipyard.artifacts._protocol import DEFAULT_CHUNK_SIZE, ArtifactStream, FileInfo
+from shipyard.errors import InvalidParameter, InvalidPath, NotFound
+from shipyard.store import Page
+
+__all__ = ["LocalArtifactRepository"]
+
+_TEMP_PREFIX = ".shipyard-"
+_TEMP_SUFFIX = ".partial"
+_FILE_MODE = 0o644
+
+
+class LocalArtifactRepository:
+    """An ``ArtifactRepository`` rooted at a folder (created on the first write)."""
+
+    def __init__(self, root: str | os.PathLike[str]) -> None:
+        self._root = Path(root).resolve()
+
+    def __repr__(self) -> str:
+        return f"LocalArtifactRepository({str(self._root)!r})"
+
+    @property
+    def root(self) -> Path:
+        return self._root
+
+    def put_stream(self, path: str, chunks: Iterable[bytes]) -> int:
+        target = self._file_target(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+        except (FileExistsError, NotADirectoryError):
+            raise InvalidPath(f"Invalid path {path!r}: a parent of it is a file") from None
+        return _write_atomically(target, chunks, path)
+
+    def open_stream(self, path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ArtifactStream:
+        target = resolve_under(self._root, path)
+        try:
+            # O_NONBLOCK: a planted FIFO must not hang the reader; it fails the S_ISREG check.
+            fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            raise _not_found(path) from None
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            os.close(fd)
+            raise _not_found(path)
+        handle = os.fdopen(fd, "rb")
+        return ArtifactStream(info.st_size, _read_chunks(handle, chunk_size), handle.close)
+
+    def info(self, path: str) -> FileInfo:
+        relative = normalize_artifact_path(path)
+        try:
+            info = resolve_under(self._root, relative).stat()
+        except (FileNotFoundError, NotADirectoryError):
+            raise _not_found(path) from None
+        if stat.S_ISDIR(info.st_mode):
+            return FileInfo(relative, True, None)
+        if stat.S_ISREG(info.st_mode):
+            return FileInfo(relative, False, info.st_size)
+        raise _not_found(path)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.info(path)
+        except NotFound:
+            return False
+        return True
+
+    def delete(self, path: str) -> None:
+        relative = normalize_artifact_path(path)
+        if not relative:
+            raise InvalidPath("Invalid path '': refusing to delete the whole artifact root")
+        # Resolve the parent only: a symlink is removed itself, never followed to its target.
+        parent = resolve_under(self._root, posixpath.dirname(relative))
+        victim = parent / posixpath.basename(relative)
+        if victim.is_symlink() or victim.is_file():
+            victim.unlink(missing_ok=True)
+        elif victim.is_dir():
+            shutil.rmtree(victim)
+
+    def list(
+        self, path: str = "", page_token: str | None = None, max_results: int = 1000
+    ) -> Page[FileInfo]:
+        if max_results < 1:
+            raise InvalidParameter(f"max_results must be at least 1, not {max_results}")
+        after = _decode_token(page_token)
+        relative = normalize_artifact_path(path)
+        directory = resolve_under(self._root, relative)
+        if not directory.is_dir():
+            return Page()
+        names = sorted(n for n in os.listdir(directory) if n > after and not _is_temp(n))
+        entries: list[FileInfo] = []
+        for name in names:
+            entry = self._describe(directory / name, posixpath.join(relative, name))
+            if entry is not None:
+                entries.append(entry)
+            if len(entries) == max_results:
+                more = name != names[-1]
+                return Page(entries, _encode_token(name) if more else None)
+        return Page(entries)
+
+    def _file_target(self, path: str) -> Path:
+        if not normalize_artifact_path(path):
+            raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
+        return resolve_under(self._root, path)
+
+    def _describe(self, entry: Path, relative: str) -> FileInfo | None:
+        """A listing entry, or None for what a client may not see (links out of the root)."""
+        try:
+            resolved = entry.resolve()
+            info = resolved.stat()
+        except (OSError, RuntimeError):
+            return None
+        if resolved != self._root and self._root not in resolved.parents:
+            return None
+        if stat.S_ISDIR(info.st_mode):
+            return FileInfo(relative, True, None)
+        if stat.S_ISREG(info.st_mode):
+            return FileInfo(relative, False, info.st_size)
+        return None
+
+
+def _write_atomically(target: Path, chunks: Iterable[bytes], shown: str) -> int:
+    fd, temp = tempfile.mkstemp(prefix=_TEMP_PREFIX, suffix=_TEMP_SUFFIX, dir=target.parent)
+    size = 0
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+                size += len(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(temp, _FILE_MODE)
+        os.replace(temp, target)
+    except IsADirectoryError:
+        _discard(temp)
+        raise InvalidPath(f"Invalid path {shown!r}: a directory has that name") from None
+    except BaseException:
+        _discard(temp)
+        raise
+    return size
+
+
+def _discard(temp: str) -> None:
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(temp)
+
+
+def _read_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
+    with handle:
+        while chunk := handle.read(chunk_size):
+            yield chunk
+
+
+def _is_temp(name: str) -> bool:
+    return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)
+
+
+def _encode_token(last_name: str) -> str:
+    """Keyset token: the next page starts after this name, so concurrent writes shift nothing."""
+    return base64.urlsafe_b64encode(json.dumps({"after": last_name}).encode()).decode("ascii")
+
+
+def _decode_token(token: str | None) -> str:
+    if not token:
+        return ""
+    try:
+        payload = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
+    except (ValueError, binascii.Error, UnicodeError):
+        payload = None
+    if not isinstance(payload, dict) or not isinstance(payload.get("after"), str):
+        raise InvalidParameter(f"Invalid page token {token[:100]!r}")
+    after: str = payload["after"]
+    return after
+
+
+def _not_found(path: str) -> NotFound:
+    return NotFound(f"Artifact {path!r} does not exist or is not a file")
