@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 __all__ = [
     "Dataset",
@@ -21,12 +21,12 @@ __all__ = [
 ]
 
 
-class LifecycleStage(str, Enum):
+class LifecycleStage(StrEnum):
     ACTIVE = "active"
     DELETED = "deleted"
 
 
-class RunStatus(str, Enum):
+class RunStatus(StrEnum):
     RUNNING = "RUNNING"
     SCHEDULED = "SCHEDULED"
     FINISHED = "FINISHED"
@@ -38,7 +38,7 @@ class RunStatus(str, Enum):
         return self in (RunStatus.FINISHED, RunStatus.FAILED, RunStatus.KILLED)
 
 
-class ViewType(str, Enum):
+class ViewType(StrEnum):
     ACTIVE_ONLY = "ACTIVE_ONLY"
     DELETED_ONLY = "DELETED_ONLY"
     ALL = "ALL"

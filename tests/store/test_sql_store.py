@@ -392,7 +392,7 @@ def test_search_view_types(service: TrackingService, populated: dict[str, str]) 
 
 
 def test_search_bad_filter_names_token(service: TrackingService) -> None:
-    with pytest.raises(InvalidFilter, match="OR|or"):
+    with pytest.raises(InvalidFilter, match=r"OR|or"):
         service.search_runs(["0"], "metrics.a > 1 OR metrics.b > 2")
     with pytest.raises(InvalidParameter):
         service.search_runs(["0"], page_token="not-a-token")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from typing import Optional
 
 import typer
 
@@ -26,7 +25,7 @@ def _db_uri(uri: str | None) -> str:
 
 @db_app.command()
 @handle_errors
-def current(backend_store_uri: Optional[str] = BackendUri) -> None:
+def current(backend_store_uri: str | None = BackendUri) -> None:
     """Print the schema revision of the database and the one this Shipyard needs."""
     engine = make_engine(_db_uri(backend_store_uri))
     console.print(f"database: {current_revision(engine) or 'empty'}; needed: {head_revision()}")
@@ -34,7 +33,7 @@ def current(backend_store_uri: Optional[str] = BackendUri) -> None:
 
 @db_app.command("upgrade")
 @handle_errors
-def upgrade_(backend_store_uri: Optional[str] = BackendUri) -> None:
+def upgrade_(backend_store_uri: str | None = BackendUri) -> None:
     """Migrate the database schema to this Shipyard's version (back it up first)."""
     engine = make_engine(_db_uri(backend_store_uri))
     before = current_revision(engine)
@@ -55,20 +54,18 @@ def parse_duration(text: str) -> int:
 
 @handle_errors
 def gc(
-    backend_store_uri: Optional[str] = BackendUri,
-    artifact_root: Optional[str] = typer.Option(
+    backend_store_uri: str | None = BackendUri,
+    artifact_root: str | None = typer.Option(
         None,
         "--artifacts-destination",
         "--default-artifact-root",
         help="The server's artifact folder (default: $SHIPYARD_ARTIFACT_ROOT).",
     ),
-    older_than: Optional[str] = typer.Option(
+    older_than: str | None = typer.Option(
         None, help="Only runs deleted at least this long ago, e.g. 30d, 12h."
     ),
-    run_ids: Optional[str] = typer.Option(None, help="Comma-separated deleted run ids."),
-    experiment_ids: Optional[str] = typer.Option(
-        None, help="Comma-separated deleted experiment ids."
-    ),
+    run_ids: str | None = typer.Option(None, help="Comma-separated deleted run ids."),
+    experiment_ids: str | None = typer.Option(None, help="Comma-separated deleted experiment ids."),
 ) -> None:
     """Permanently remove deleted runs and experiments, with their artifacts."""  # fmt: skip
     settings = Settings.from_env()

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Optional
-
 import typer
 from rich.table import Table
 
@@ -17,10 +15,8 @@ app = typer.Typer(help="Create, list, delete and restore experiments.", no_args_
 @handle_errors
 def list_(
     view: ViewType = typer.Option(ViewType.ACTIVE_ONLY, help="Which experiments to show."),
-    filter_string: Optional[str] = typer.Option(
-        None, "--filter", help="e.g. \"name LIKE 'demo%'\""
-    ),
-    tracking_uri: Optional[str] = TrackingUri,
+    filter_string: str | None = typer.Option(None, "--filter", help="e.g. \"name LIKE 'demo%'\""),
+    tracking_uri: str | None = TrackingUri,
 ) -> None:
     """List experiments."""
     client = client_for(tracking_uri)
@@ -44,11 +40,11 @@ def list_(
 @handle_errors
 def create(
     name: str = typer.Argument(..., help="Experiment name (unique)."),
-    artifact_location: Optional[str] = typer.Option(None, help="Where its runs keep artifacts."),
+    artifact_location: str | None = typer.Option(None, help="Where its runs keep artifacts."),
     required_tag: list[str] = typer.Option(
         [], "--required-tag", "-r", help="A tag every finished run must carry (repeatable)."
     ),
-    tracking_uri: Optional[str] = TrackingUri,
+    tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Create an experiment; prints its id."""
     exp_id = client_for(tracking_uri).create_experiment(
@@ -60,7 +56,7 @@ def create(
 @app.command()
 @handle_errors
 def delete(
-    experiment_id: str = typer.Argument(...), tracking_uri: Optional[str] = TrackingUri
+    experiment_id: str = typer.Argument(...), tracking_uri: str | None = TrackingUri
 ) -> None:
     """Mark an experiment and its runs deleted (``shipyard gc`` removes them for good)."""
     client_for(tracking_uri).delete_experiment(experiment_id)
@@ -70,7 +66,7 @@ def delete(
 @app.command()
 @handle_errors
 def restore(
-    experiment_id: str = typer.Argument(...), tracking_uri: Optional[str] = TrackingUri
+    experiment_id: str = typer.Argument(...), tracking_uri: str | None = TrackingUri
 ) -> None:
     """Restore a deleted experiment and its runs."""
     client_for(tracking_uri).restore_experiment(experiment_id)

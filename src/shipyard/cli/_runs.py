@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Optional
 
 import typer
 from rich.table import Table
@@ -56,13 +55,13 @@ ExperimentOpt = typer.Option([], "--experiment", "-e", help="Experiment id or na
 @handle_errors
 def search(
     experiment: list[str] = ExperimentOpt,
-    filter_string: Optional[str] = typer.Option(
+    filter_string: str | None = typer.Option(
         None, "--filter", "-f", help="e.g. \"metrics.acc > 0.9 AND params.model = 'rf'\""
     ),
     order_by: list[str] = typer.Option([], "--order-by", "-o", help="e.g. 'metrics.acc DESC'"),
     max_results: int = typer.Option(100, "--max-results", "-n"),
     view: ViewType = typer.Option(ViewType.ACTIVE_ONLY),
-    tracking_uri: Optional[str] = TrackingUri,
+    tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Search runs with MLflow's filter syntax."""
     client = client_for(tracking_uri)
@@ -80,7 +79,7 @@ def list_(
     experiment: list[str] = ExperimentOpt,
     max_results: int = typer.Option(100, "--max-results", "-n"),
     view: ViewType = typer.Option(ViewType.ACTIVE_ONLY),
-    tracking_uri: Optional[str] = TrackingUri,
+    tracking_uri: str | None = TrackingUri,
 ) -> None:
     """List the newest runs."""
     search(experiment, None, [], max_results, view, tracking_uri)
@@ -88,7 +87,7 @@ def list_(
 
 @app.command()
 @handle_errors
-def show(run_id: str = typer.Argument(...), tracking_uri: Optional[str] = TrackingUri) -> None:
+def show(run_id: str = typer.Argument(...), tracking_uri: str | None = TrackingUri) -> None:
     """Everything about one run."""
     run = client_for(tracking_uri).get_run(run_id)
     i = run.info
@@ -121,7 +120,7 @@ def _delta(base: float | None, value: float | None) -> str:
 def compare(
     run_ids: list[str] = typer.Argument(..., help="Two or more run ids; the first is the base."),
     all_params: bool = typer.Option(False, "--all", help="Show params that are equal too."),
-    tracking_uri: Optional[str] = TrackingUri,
+    tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Runs side by side: params that differ, metrics with deltas against the first run."""
     if len(run_ids) < 2:
@@ -145,7 +144,7 @@ def compare(
 
 @app.command()
 @handle_errors
-def delete(run_id: str = typer.Argument(...), tracking_uri: Optional[str] = TrackingUri) -> None:
+def delete(run_id: str = typer.Argument(...), tracking_uri: str | None = TrackingUri) -> None:
     """Mark a run deleted (``shipyard gc`` removes it for good)."""
     client_for(tracking_uri).delete_run(run_id)
     console.print(f"Run {run_id} deleted")
@@ -153,7 +152,7 @@ def delete(run_id: str = typer.Argument(...), tracking_uri: Optional[str] = Trac
 
 @app.command()
 @handle_errors
-def restore(run_id: str = typer.Argument(...), tracking_uri: Optional[str] = TrackingUri) -> None:
+def restore(run_id: str = typer.Argument(...), tracking_uri: str | None = TrackingUri) -> None:
     """Restore a deleted run."""
     client_for(tracking_uri).restore_run(run_id)
     console.print(f"Run {run_id} restored")

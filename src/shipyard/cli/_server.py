@@ -6,7 +6,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Optional
 
 import httpx
 import typer
@@ -16,13 +15,13 @@ from shipyard.settings import DEFAULT_DATA_DIR, Settings
 
 
 def server(
-    backend_store_uri: Optional[str] = typer.Option(
+    backend_store_uri: str | None = typer.Option(
         None, help="Database URI: sqlite:///path.db or postgresql://user:pw@host/db."
     ),
-    default_artifact_root: Optional[str] = typer.Option(
+    default_artifact_root: str | None = typer.Option(
         None, help="Artifact root handed to clients when artifacts are not served."
     ),
-    artifacts_destination: Optional[str] = typer.Option(
+    artifacts_destination: str | None = typer.Option(
         None, help="Where the server itself stores served artifacts (folder or s3://)."
     ),
     serve_artifacts: bool = typer.Option(
@@ -89,9 +88,8 @@ def quickstart(
                 run_ids = run_example(url)
             console.print(f"Logged {len(run_ids)} runs to experiment [bold]{EXPERIMENT}[/bold].")
         console.print(f"Shipyard is serving at [bold]{url}[/bold]; try:")
-        console.print(
-            f"  MLFLOW_TRACKING_URI={url} python -c 'import mlflow; print(mlflow.search_runs(search_all_experiments=True))'"
-        )
+        snippet = "import mlflow; print(mlflow.search_runs(search_all_experiments=True))"
+        console.print(f"  MLFLOW_TRACKING_URI={url} python -c '{snippet}'")
         console.print(f"  shipyard runs search -t {url} -o 'metrics.test_accuracy DESC'")
         if keep_running:
             console.print("Press Ctrl-C to stop.")

@@ -128,7 +128,7 @@ def check_run_id(run_id: object) -> str:
 
 def check_status(status: object) -> str:
     try:
-        return RunStatus(status).value
+        return RunStatus(str(status)).value
     except ValueError:
         allowed = ", ".join(s.value for s in RunStatus)
         raise InvalidParameter(

@@ -2,7 +2,8 @@
 
 Core rather than the ORM: the store moves rows in bulk (a 1000-point batch is one ``executemany``)
 and builds search queries as SQL expressions, where mapped objects only add overhead.
-Metric values that are NaN are stored as 0.0 with ``is_nan`` set, because SQLite turns NaN into NULL.
+Metric values that are NaN are stored as 0.0 with ``is_nan`` set, because SQLite turns NaN
+into NULL.
 """
 
 from __future__ import annotations
@@ -188,7 +189,8 @@ input_tags = Table(
     PrimaryKeyConstraint("run_uuid", "dataset_id", "key"),
 )
 
-# Logged-model links of a run: direction "input" (step 0) or "output" (with the step it was logged at).
+# Logged-model links of a run: direction "input" (step 0) or "output" (with the step it was
+# logged at).
 run_model_io = Table(
     "run_model_io",
     metadata,

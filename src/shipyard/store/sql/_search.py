@@ -188,7 +188,7 @@ def _run_order(q: Select[Any], order: Sequence[OrderBy]) -> Select[Any]:
         table = {"metric": latest_metrics, "param": params, "tag": tags}[o.kind]
         alias = table.alias(f"order_{i}")
         q = q.outerjoin(alias, and_(alias.c.run_uuid == runs.c.run_uuid, alias.c.key == o.key))
-        missing = alias.c.run_uuid.is_(None)
+        missing: ColumnElement[bool] = alias.c.run_uuid.is_(None)
         if o.kind == "metric":
             missing = missing | (alias.c.is_nan == true())
         clauses += _nulls_last(alias.c.value, missing, o.ascending)
