@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import atexit
+import os
 import threading
 from collections.abc import Mapping
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from shipyard.artifacts import FileInfo
+from shipyard.client import _artifacts
 from shipyard.client._buffer import MetricBuffer
 from shipyard.client._client import Client, now_ms
 from shipyard.client._datasets import dataset_input
@@ -20,14 +24,20 @@ from shipyard.tracking._validation import check_key
 __all__ = [
     "ActiveRun",
     "active_run",
+    "download_artifacts",
     "end_run",
     "flush",
     "get_tracking_uri",
+    "list_artifacts",
+    "log_artifact",
+    "log_artifacts",
+    "log_dict",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_text",
     "set_experiment",
     "set_tag",
     "set_tags",
@@ -258,6 +268,51 @@ def log_input(
     item = dataset_input(dataset, name, source, context, tags)
     run.client.log_inputs(run.run_id, [item])
     return item.dataset.digest
+
+
+def log_artifact(local_path: str | os.PathLike[str], artifact_path: str | None = None) -> str:
+    """Upload a file into the active run's artifacts; returns its artifact path."""
+    run = _require_run()
+    return _artifacts.log_run_artifact(run.client, run.run_id, local_path, artifact_path)
+
+
+def log_artifacts(local_dir: str | os.PathLike[str], artifact_path: str | None = None) -> list[str]:
+    """Upload every file below a folder, keeping its layout."""
+    run = _require_run()
+    return _artifacts.log_run_artifacts(run.client, run.run_id, local_dir, artifact_path)
+
+
+def log_text(text: str, artifact_file: str) -> str:
+    run = _require_run()
+    return _artifacts.log_run_text(run.client, run.run_id, text, artifact_file)
+
+
+def log_dict(data: Any, artifact_file: str) -> str:
+    """Save a dict as JSON (or YAML for .yaml/.yml names) in the run's artifacts."""
+    run = _require_run()
+    return _artifacts.log_run_dict(run.client, run.run_id, data, artifact_file)
+
+
+def list_artifacts(run_id: str | None = None, path: str = "") -> list[FileInfo]:
+    client, rid = _run_ref(run_id)
+    return _artifacts.list_run_artifacts(client, rid, path)
+
+
+def download_artifacts(
+    run_id: str | None = None, path: str = "", dst: str | os.PathLike[str] = "."
+) -> Path:
+    """Download a file or folder of a run's artifacts (the whole run by default)."""
+    client, rid = _run_ref(run_id)
+    return _artifacts.download_run_artifacts(client, rid, path, dst)
+
+
+def _run_ref(run_id: str | None) -> tuple[Client, str]:
+    if run_id is not None:
+        return _state.get_client(), run_id
+    run = active_run()
+    if run is None:
+        raise InvalidParameter("No active run: pass run_id.")
+    return run.client, run.run_id
 
 
 def _at_exit() -> None:
