@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request, Response
 from shipyard import wire
 from shipyard.entities import Tag, ViewType
 from shipyard.errors import InvalidParameter, NotFound
-from shipyard.server._http import empty, json_response, required, store_of
+from shipyard.server._http import FastJSONRoute, empty, json_response, required, store_of
 from shipyard.server._models import (
     CreateExperiment,
     DeleteExperimentTag,
@@ -68,7 +68,7 @@ def _search(
     return json_response(body)
 
 
-router = APIRouter(tags=["experiments"])
+router = APIRouter(tags=["experiments"], route_class=FastJSONRoute)
 
 
 @router.post("/experiments/create")

@@ -6,17 +6,49 @@ models, no second validation pass, which is most of a small request's cost in Fa
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import orjson
 from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 from shipyard.errors import InvalidParameter
 from shipyard.store import TrackingStore
 
-__all__ = ["empty", "json_response", "required", "run_id_of", "store_of"]
+__all__ = ["FastJSONRoute", "empty", "json_response", "required", "run_id_of", "store_of"]
 
 _EMPTY = b"{}"
+
+
+class _OrjsonRequest(Request):
+    """Parses the body with orjson (several times faster than ``json`` on a 1000-metric batch).
+
+    Bodies orjson refuses but Python's reader takes (bare ``NaN``, as ``json.dumps`` writes a NaN
+    float) go through ``json.loads``, so what MLflow's Flask server accepted is accepted here.
+    """
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            body = await self.body()
+            try:
+                self._json = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                self._json = json.loads(body)
+        return self._json
+
+
+class FastJSONRoute(APIRoute):
+    """An ``APIRoute`` whose request reads JSON with orjson; use as ``route_class``."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def route_handler(request: Request) -> Response:
+            return await handler(_OrjsonRequest(request.scope, request.receive))
+
+        return route_handler
 
 
 def json_response(body: dict[str, Any]) -> Response:

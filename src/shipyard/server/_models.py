@@ -1,19 +1,17 @@
 """Request bodies as pydantic models: they validate input and give the app its OpenAPI schema.
 
-Field names are MLflow's wire names. Unknown fields are ignored, as protobuf's JSON reader does.
-Scalars accept what a protobuf JSON reader accepts: int64 as a number or a decimal string,
-doubles as numbers or ``"NaN"``/``"Infinity"``/``"-Infinity"``. Fields MLflow marks required
-are required here, so a missing one is reported by name.
+Field names are MLflow's wire names. Unknown fields are ignored, as protobuf's JSON reader does,
+and scalars accept what that reader accepts (see ``Int64`` and ``Double``). Fields MLflow marks
+required are required here, so a missing one is reported by name.
 """
 
 from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard import wire
-from shipyard.errors import InvalidParameter
 
 __all__ = [
     "CreateExperiment",
@@ -42,25 +40,12 @@ __all__ = [
 ]
 
 
-def _int64(value: object) -> int:
-    try:
-        return wire.int64_from_json(value, "")
-    except InvalidParameter:
-        raise ValueError("expected a 64-bit integer") from None
-
-
-def _double(value: object) -> float:
-    try:
-        return wire.double_from_json(value)
-    except InvalidParameter:
-        raise ValueError('expected a number, "NaN", "Infinity" or "-Infinity"') from None
-
-
-# Parsed by wire.py so the server and the REST client read scalars the same way; the schema
-# still says "integer" / "number" so a fuzzer generates sensible values.
-Int64 = Annotated[int, BeforeValidator(_int64), Field(ge=wire.INT64_MIN, le=wire.INT64_MAX)]
-Int32 = Annotated[int, BeforeValidator(_int64), Field(ge=-(2**31), le=2**31 - 1)]
-Double = Annotated[float, BeforeValidator(_double)]
+# pydantic's lax mode reads scalars the way protobuf's JSON reader does: int64 from a number or a
+# decimal string, doubles from numbers or "NaN"/"Infinity"/"-Infinity". Native types keep the
+# validation in Rust (no per-value Python call on a 1000-metric batch).
+Int64 = Annotated[int, Field(ge=wire.INT64_MIN, le=wire.INT64_MAX)]
+Int32 = Annotated[int, Field(ge=-(2**31), le=2**31 - 1)]
+Double = float
 ViewTypeName = Literal["ACTIVE_ONLY", "DELETED_ONLY", "ALL"]
 
 
