@@ -187,7 +187,7 @@ def test_log_inputs_and_outputs(client: TestClient) -> None:
         client,
         "runs/log-inputs",
         {"run_id": run_id, "datasets": [{"tags": tags, "dataset": dataset}]},
-    )  # noqa: E501
+    )
     post(client, "runs/outputs", {"run_id": run_id, "models": [{"model_id": "m-1", "step": 3}]})
     run = get(client, "runs/get", {"run_id": run_id})["run"]
     assert run["inputs"]["dataset_inputs"] == [{"dataset": dataset, "tags": tags}]
