@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from shipyard.server import create_app
+from shipyard.server._http import MAX_BODY_BYTES
 from shipyard.settings import Settings
 from shipyard.tracking import TrackingService
 
@@ -228,6 +229,14 @@ def test_malformed_bodies_are_400_json(client: TestClient, content: bytes) -> No
     )
     assert response.status_code == 400
     assert response.json()["error_code"] == "INVALID_PARAMETER_VALUE"
+
+
+def test_oversized_bodies_are_refused_before_parsing(client: TestClient) -> None:
+    huge = b'{"name": "' + b"x" * (MAX_BODY_BYTES + 1) + b'"}'
+    response = client.post(
+        f"{API}/experiments/create", content=huge, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
 
 
 def test_bare_nan_from_python_json_is_accepted(client: TestClient) -> None:

@@ -16,12 +16,12 @@ from urllib.parse import unquote, urlparse
 from fastapi import APIRouter, Query, Request, Response
 
 from shipyard.errors import InvalidParameter
-from shipyard.server._http import FastJSONRoute, json_response, run_id_of, store_of
+from shipyard.server._http import MAX_BODY_BYTES, FastJSONRoute, json_response, run_id_of, store_of
 from shipyard.settings import Settings
 
 __all__ = ["local_artifact_dir", "router", "safe_relative_path"]
 
-router = APIRouter(tags=["artifacts"], route_class=FastJSONRoute)
+router = APIRouter(tags=["artifacts"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
 _PROXY_SCHEME = "mlflow-artifacts"
 

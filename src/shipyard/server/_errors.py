@@ -2,7 +2,8 @@
 
 ``{"error_code": ..., "message": ...}`` is what MLflow's client parses into an exception and
 branches on (``RESOURCE_DOES_NOT_EXIST`` from ``get-by-name`` means "create it"), so every
-failure, including a body that is not JSON or an unknown path, answers in that shape.
+failure, including a body that is not JSON or an unknown path, answers in that shape. The one
+exception is the plain-text 413 Starlette's body-size guard sends before any route runs.
 """
 
 from __future__ import annotations

@@ -10,7 +10,14 @@ from fastapi import APIRouter, Query, Request, Response
 from shipyard import wire
 from shipyard.entities import Tag, ViewType
 from shipyard.errors import InvalidParameter, NotFound
-from shipyard.server._http import FastJSONRoute, empty, json_response, required, store_of
+from shipyard.server._http import (
+    MAX_BODY_BYTES,
+    FastJSONRoute,
+    empty,
+    json_response,
+    required,
+    store_of,
+)
 from shipyard.server._models import (
     CreateExperiment,
     DeleteExperimentTag,
@@ -68,7 +75,7 @@ def _search(
     return json_response(body)
 
 
-router = APIRouter(tags=["experiments"], route_class=FastJSONRoute)
+router = APIRouter(tags=["experiments"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
 
 @router.post("/experiments/create")

@@ -17,9 +17,21 @@ from fastapi.routing import APIRoute
 from shipyard.errors import InvalidParameter
 from shipyard.store import TrackingStore
 
-__all__ = ["FastJSONRoute", "empty", "json_response", "required", "run_id_of", "store_of"]
+__all__ = [
+    "MAX_BODY_BYTES",
+    "FastJSONRoute",
+    "empty",
+    "json_response",
+    "required",
+    "run_id_of",
+    "store_of",
+]
 
 _EMPTY = b"{}"
+
+# The largest legitimate body is a log-inputs with a 16 MB dataset profile and a 1 MB schema;
+# anything bigger is refused before it is read into memory.
+MAX_BODY_BYTES = 40 * 1024 * 1024
 
 
 class _OrjsonRequest(Request):

@@ -10,12 +10,19 @@ from fastapi import APIRouter, Query, Request, Response
 from shipyard import wire
 from shipyard.entities import Metric
 from shipyard.errors import InvalidParameter
-from shipyard.server._http import FastJSONRoute, json_response, required, run_id_of, store_of
+from shipyard.server._http import (
+    MAX_BODY_BYTES,
+    FastJSONRoute,
+    json_response,
+    required,
+    run_id_of,
+    store_of,
+)
 from shipyard.server._models import Int32
 
 __all__ = ["router", "sample_steps"]
 
-router = APIRouter(tags=["metrics"], route_class=FastJSONRoute)
+router = APIRouter(tags=["metrics"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
 _MAX_BULK_RUNS = 100
 _MAX_BULK_RESULTS = 2500

@@ -9,7 +9,15 @@ from fastapi import APIRouter, Query, Request, Response
 
 from shipyard import wire
 from shipyard.entities import Dataset, DatasetInput, Metric, Param, Tag, ViewType
-from shipyard.server._http import FastJSONRoute, empty, json_response, required, run_id_of, store_of
+from shipyard.server._http import (
+    MAX_BODY_BYTES,
+    FastJSONRoute,
+    empty,
+    json_response,
+    required,
+    run_id_of,
+    store_of,
+)
 from shipyard.server._models import (
     CreateRun,
     DatasetInputIn,
@@ -27,7 +35,7 @@ from shipyard.server._models import (
 
 __all__ = ["router"]
 
-router = APIRouter(tags=["runs"], route_class=FastJSONRoute)
+router = APIRouter(tags=["runs"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
 _DEFAULT_EXPERIMENT_ID = "0"
 _DEFAULT_MAX_RESULTS = 1000
