@@ -82,8 +82,7 @@ router = APIRouter(tags=["experiments"], route_class=FastJSONRoute, max_body_siz
 def create_experiment(request: Request, body: CreateExperiment) -> Response:
     name = required(body.name, "name")
     location = check_artifact_location(body.artifact_location or "") or None
-    tags = [Tag(t.key, t.value) for t in body.tags]
-    exp_id = store_of(request).create_experiment(name, location, tags)
+    exp_id = store_of(request).create_experiment(name, location, body.tags)
     return json_response({"experiment_id": exp_id})
 
 

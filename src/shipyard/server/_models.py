@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from shipyard import wire
+from shipyard.entities import Metric, Param, Tag
 
 __all__ = [
     "CreateExperiment",
@@ -27,13 +28,11 @@ __all__ = [
     "LogMetric",
     "LogOutputs",
     "LogParam",
-    "MetricIn",
     "RunRef",
     "SearchExperiments",
     "SearchRuns",
     "SetExperimentTag",
     "SetTag",
-    "TagIn",
     "UpdateExperiment",
     "UpdateRun",
     "ViewTypeName",
@@ -53,28 +52,11 @@ class _Body(BaseModel):
     model_config = ConfigDict(extra="ignore", coerce_numbers_to_str=True)
 
 
-class TagIn(_Body):
-    key: str
-    value: str
-
-
-class MetricIn(_Body):
-    key: str
-    value: Double
-    timestamp: Int64
-    step: Int64 = 0
-
-
-class ParamIn(_Body):
-    key: str
-    value: str
-
-
 # -- experiments ------------------------------------------------------------------------------
 class CreateExperiment(_Body):
     name: str
     artifact_location: str | None = None
-    tags: list[TagIn] = []
+    tags: list[Tag] = []
 
 
 class ExperimentRef(_Body):
@@ -118,7 +100,7 @@ class CreateRun(_Body):
     user_id: str | None = None
     run_name: str | None = None
     start_time: Int64 | None = None
-    tags: list[TagIn] = []
+    tags: list[Tag] = []
 
 
 class UpdateRun(RunRef):
@@ -152,9 +134,11 @@ class DeleteTag(RunRef):
 
 
 class LogBatch(RunRef):
-    metrics: list[MetricIn] = []
-    params: list[ParamIn] = []
-    tags: list[TagIn] = []
+    # Validated straight into the entities (same field names as the wire): no second copy of a
+    # 1000-point batch. The service range-checks int64 fields, so no bounds are declared here.
+    metrics: list[Metric] = []
+    params: list[Param] = []
+    tags: list[Tag] = []
 
 
 class DatasetIn(_Body):
@@ -167,7 +151,7 @@ class DatasetIn(_Body):
 
 
 class DatasetInputIn(_Body):
-    tags: list[TagIn] = []
+    tags: list[Tag] = []
     dataset: DatasetIn
 
 

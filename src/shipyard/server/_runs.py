@@ -48,7 +48,7 @@ def _now_ms() -> int:
 def _dataset_input(item: DatasetInputIn) -> DatasetInput:
     ds = item.dataset
     dataset = Dataset(ds.name, ds.digest, ds.source_type, ds.source, ds.schema_, ds.profile)
-    return DatasetInput(dataset, tuple(Tag(t.key, t.value) for t in item.tags))
+    return DatasetInput(dataset, tuple(item.tags))
 
 
 @router.post("/runs/create")
@@ -57,7 +57,7 @@ def create_run(request: Request, body: CreateRun) -> Response:
         experiment_id=body.experiment_id or _DEFAULT_EXPERIMENT_ID,
         user_id=body.user_id or "",
         start_time=_now_ms() if body.start_time is None else body.start_time,
-        tags=[Tag(t.key, t.value) for t in body.tags],
+        tags=body.tags,
         run_name=body.run_name or None,
     )
     return json_response({"run": wire.run_to_json(run)})
@@ -143,9 +143,9 @@ def delete_tag(request: Request, body: DeleteTag) -> Response:
 def log_batch(request: Request, body: LogBatch) -> Response:
     store_of(request).log_batch(
         run_id_of(body.run_id, body.run_uuid),
-        metrics=[Metric(m.key, m.value, m.timestamp, m.step) for m in body.metrics],
-        params=[Param(p.key, p.value) for p in body.params],
-        tags=[Tag(t.key, t.value) for t in body.tags],
+        metrics=body.metrics,
+        params=body.params,
+        tags=body.tags,
     )
     return empty()
 
