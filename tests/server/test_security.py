@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from shipyard.errors import InvalidPath
 from shipyard.server import create_app
-from shipyard.server._artifacts import local_artifact_dir, safe_relative_path
+from shipyard.server._artifacts import run_repository
 from shipyard.server._experiments import check_artifact_location
 from shipyard.settings import Settings
 from shipyard.store.sql import SqlStore
@@ -75,20 +76,13 @@ def test_artifact_list_path_traversal_is_refused(
     assert response.json()["message"].startswith("Invalid path")
 
 
-def test_safe_relative_path_normalises_harmless_paths() -> None:
-    assert safe_relative_path("") == ""
-    assert safe_relative_path("a/./b") == "a/b"
-    assert safe_relative_path("model/MLmodel") == "model/MLmodel"
-
-
 def test_proxied_run_folder_stays_under_the_artifact_root(tmp_path: Path) -> None:
     settings = Settings(artifact_root=str(tmp_path))
-    assert local_artifact_dir("mlflow-artifacts:/1/abc/artifacts", settings) == (
-        tmp_path / "1" / "abc" / "artifacts"
-    )
-    with pytest.raises(ValueError, match="Invalid path"):
-        local_artifact_dir("mlflow-artifacts:/1/../../etc", settings)
-    assert local_artifact_dir("s3://bucket/1/abc", settings) is None
+    found = run_repository("mlflow-artifacts:/1/abc/artifacts", settings)
+    assert found is not None and found[1] == "1/abc/artifacts"
+    with pytest.raises(InvalidPath):
+        run_repository("mlflow-artifacts:/1/../../etc", settings)
+    assert run_repository("s3://bucket/1/abc", settings) is None
 
 
 @pytest.mark.parametrize(
@@ -137,3 +131,15 @@ def test_huge_numbers_are_400(served: tuple[TestClient, Path]) -> None:
     assert response.status_code == 400
     response = client.post(f"{API}/experiments/search", json={"max_results": 10**20})
     assert response.status_code == 400
+
+
+def test_served_run_artifacts_list_from_the_server_root(served: tuple[TestClient, Path]) -> None:
+    client, root = served
+    run = client.post(f"{API}/runs/create", json={"experiment_id": "0"}).json()["run"]["info"]
+    assert run["artifact_uri"] == f"mlflow-artifacts:/0/{run['run_id']}/artifacts"
+    folder = root / "0" / run["run_id"] / "artifacts"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "a.txt").write_text("abc")
+    params = {"run_id": run["run_id"], "path": "sub"}
+    listing = client.get(f"{API}/artifacts/list", params=params).json()
+    assert listing["files"] == [{"path": "sub/a.txt", "is_dir": False, "file_size": 3}]

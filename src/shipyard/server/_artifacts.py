@@ -1,80 +1,61 @@
-"""MLflow's ``artifacts/list`` for a run, over artifact locations this server can see as files.
+"""MLflow's ``artifacts/list`` for a run, through the artifact layer's repositories.
 
-The artifact layer proper (repositories, the ``mlflow-artifacts`` proxy) is mounted next to these
-routes by ``create_app``; this listing only covers runs whose artifacts live in a local folder,
-either directly or behind the ``mlflow-artifacts:/`` root this server serves. Other locations
-(``s3://``) list as empty until the artifact layer answers for them.
+A run's ``mlflow-artifacts:/`` URI resolves against the server's own artifact root; a local
+``file:`` URI opens that folder. Locations no repository serves yet (``s3://`` until that
+backend lands) list as empty rather than failing, as a listing of an absent folder does.
+Paths go through ``normalize_artifact_path``, the one gate for traversal and smuggling tricks.
 """
 
 from __future__ import annotations
 
 import posixpath
-from pathlib import Path, PurePosixPath
 from typing import Annotated, Any
-from urllib.parse import unquote, urlparse
 
 from fastapi import APIRouter, Query, Request, Response
 
-from shipyard.errors import InvalidParameter
-from shipyard.server._http import MAX_BODY_BYTES, FastJSONRoute, json_response, run_id_of, store_of
+from shipyard.artifacts import (
+    ArtifactRepository,
+    FileInfo,
+    normalize_artifact_path,
+    repository_for_uri,
+)
+from shipyard.errors import FeatureNotImplemented, InvalidParameter, InvalidPath
+from shipyard.server._http import (
+    MAX_BODY_BYTES,
+    FastJSONRoute,
+    json_response,
+    run_id_of,
+    store_of,
+)
 from shipyard.settings import Settings
 
-__all__ = ["local_artifact_dir", "router", "safe_relative_path"]
+__all__ = ["router", "run_repository"]
 
 router = APIRouter(tags=["artifacts"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
-_PROXY_SCHEME = "mlflow-artifacts"
 
-
-def safe_relative_path(path: str) -> str:
-    """A relative POSIX path with no way out of its root, or InvalidParameter ("Invalid path")."""
-    text = path
-    for _ in range(3):  # %252e%252e%252f and friends
-        text = unquote(text)
-    bad = (
-        "\x00" in text
-        or "#" in text
-        or "\\" in text
-        or text.startswith("/")
-        or (len(text) > 1 and text[1] == ":")
-        or ".." in PurePosixPath(text).parts
-    )
-    if bad:
-        raise InvalidParameter(f"Invalid path: '{path[:200]}'")
-    normal = posixpath.normpath(text) if text else ""
-    return "" if normal == "." else normal
-
-
-def _local_root(settings: Settings) -> Path | None:
-    root = settings.artifact_root
-    if "://" in root and not root.startswith("file://"):
+def _server_root(settings: Settings) -> ArtifactRepository | None:
+    try:
+        return repository_for_uri(settings.artifact_root)[0]
+    except (FeatureNotImplemented, InvalidParameter):
         return None
-    return Path(root.removeprefix("file://")).resolve()
 
 
-def local_artifact_dir(artifact_uri: str, settings: Settings) -> Path | None:
-    """The folder behind a run's artifact URI, when it is one this machine can read."""
-    parsed = urlparse(artifact_uri)
-    if parsed.scheme == _PROXY_SCHEME:
-        root = _local_root(settings)
-        if root is None:
-            return None
-        folder = (root / safe_relative_path(parsed.path.lstrip("/"))).resolve()
-        return folder if folder.is_relative_to(root) else None
-    if parsed.scheme in ("", "file"):
-        return Path(unquote(parsed.path) if parsed.scheme else artifact_uri).resolve()
-    return None
+def run_repository(artifact_uri: str, settings: Settings) -> tuple[ArtifactRepository, str] | None:
+    """The repository behind a run's artifact URI and the run's folder inside it, if readable."""
+    try:
+        return repository_for_uri(artifact_uri, _server_root(settings))
+    except InvalidPath:
+        raise
+    except (FeatureNotImplemented, InvalidParameter):
+        return None
 
 
-def _listing(folder: Path, base: Path) -> list[dict[str, Any]]:
-    files: list[dict[str, Any]] = []
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        rel = entry.relative_to(base).as_posix()
-        if entry.is_dir():
-            files.append({"path": rel, "is_dir": True})
-        elif entry.is_file():
-            files.append({"path": rel, "is_dir": False, "file_size": entry.stat().st_size})
-    return files
+def _entry(info: FileInfo, base: str) -> dict[str, Any]:
+    rel = posixpath.relpath(info.path, base) if base else info.path
+    if info.is_dir:
+        return {"path": rel, "is_dir": True}
+    return {"path": rel, "is_dir": False, "file_size": info.file_size}
 
 
 @router.get("/artifacts/list")
@@ -86,13 +67,16 @@ def list_artifacts(
     page_token: Annotated[str | None, Query()] = None,
 ) -> Response:
     run = store_of(request).get_run(run_id_of(run_id, run_uuid))
-    rel = safe_relative_path(path or "")
+    rel = normalize_artifact_path(path or "")
     uri = run.info.artifact_uri
     out: dict[str, Any] = {"root_uri": uri, "files": []}
-    base = local_artifact_dir(uri, request.app.state.settings)
-    if base is None:
+    found = run_repository(uri, request.app.state.settings)
+    if found is None:
         return json_response(out)
-    target = (base / rel).resolve()
-    if target.is_relative_to(base) and target.is_dir():
-        out["files"] = _listing(target, base)
+    repo, base = found
+    folder = posixpath.join(base, rel) if base and rel else (base or rel)
+    page = repo.list(folder, page_token or None)
+    out["files"] = [_entry(info, base) for info in page.items]
+    if page.next_page_token:
+        out["next_page_token"] = page.next_page_token
     return json_response(out)
