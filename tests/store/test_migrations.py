@@ -55,3 +55,28 @@ def test_db_commands(tmp_path: Path) -> None:
     assert f"-> {head_revision()}" in result.output
     result = runner.invoke(app, ["db", "current", "--backend-store-uri", uri])
     assert f"database: {head_revision()}" in result.output
+
+
+def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
+    """Upgrade from 0001 with data in it: every point survives, the table has no rowid."""
+    uri = f"sqlite:///{tmp_path / 'm.db'}"
+    engine = make_engine(uri)
+    upgrade(engine, "0001")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
+            "VALUES (1, 'e', '/a', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO runs (run_uuid, experiment_id, status, lifecycle_stage) "
+            "VALUES ('r1', 1, 'RUNNING', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO metrics VALUES ('r1', 'loss', 1, 0, 0.5, 0), ('r1', 'loss', 2, 1, 0.25, 0)"
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        rows = conn.exec_driver_sql("SELECT step, value FROM metrics ORDER BY step").all()
+        ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'metrics'").scalar()
+    assert [tuple(r) for r in rows] == [(0, 0.5), (1, 0.25)]
+    assert "WITHOUT ROWID" in str(ddl)

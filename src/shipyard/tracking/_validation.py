@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import posixpath
 import re
 from collections.abc import Sequence
@@ -68,17 +67,38 @@ def tag_value(key: str, value: object, limits: Limits) -> str:
     return _bounded("tag", key, text, limits.max_tag_value_length, limits.truncate_long_values)
 
 
-def _check_metric(m: Metric, limits: Limits) -> None:
-    check_key("metric", m.key, limits)
+_I64_MIN, _I64_MAX = -(2**63), 2**63 - 1
+
+
+def _bad_metric(m: Metric) -> str | None:
+    """Why a metric point is malformed, or None; the slow path behind ``_check_metrics``."""
     if isinstance(m.value, bool) or not isinstance(m.value, int | float):
-        raise InvalidParameter(f"Metric '{m.key}' has value {m.value!r}, which is not a number.")
+        return f"Metric '{m.key}' has value {m.value!r}, which is not a number."
     for field, v in (("timestamp", m.timestamp), ("step", m.step)):
         if isinstance(v, bool) or not isinstance(v, int):
-            raise InvalidParameter(f"Metric '{m.key}' has {field} {v!r}; expected an integer.")
-    if not (-(2**63) <= m.step < 2**63 and -(2**63) <= m.timestamp < 2**63):
-        raise InvalidParameter(f"Metric '{m.key}' step or timestamp is out of the 64-bit range.")
-    if math.isnan(m.value) or math.isinf(m.value):
-        return
+            return f"Metric '{m.key}' has {field} {v!r}; expected an integer."
+        if not _I64_MIN <= v <= _I64_MAX:
+            return f"Metric '{m.key}' {field} {v} is out of the 64-bit range."
+    return None
+
+
+def _check_metrics(metrics: Sequence[Metric], limits: Limits) -> None:
+    # Keys repeat across a batch (a few names, many steps): check each distinct key once, then
+    # run the per-point test only on points that are not the plain float/int common case.
+    for key in {m.key for m in metrics}:
+        check_key("metric", key, limits)
+    for m in metrics:
+        if (
+            type(m.value) is float
+            and type(m.step) is int
+            and type(m.timestamp) is int
+            and _I64_MIN <= m.step <= _I64_MAX
+            and _I64_MIN <= m.timestamp <= _I64_MAX
+        ):
+            continue
+        problem = _bad_metric(m)
+        if problem:
+            raise InvalidParameter(problem)
 
 
 def check_batch(
@@ -97,8 +117,7 @@ def check_batch(
                 f"A batch logging request can contain at most {limit} {what}. Got {n} {what}. "
                 "Please split up the batch into smaller batches."
             )
-    for m in metrics:
-        _check_metric(m, limits)
+    _check_metrics(metrics, limits)
     out_params = [
         Param(check_key("param", p.key, limits), param_value(p.key, p.value, limits))
         for p in params

@@ -132,6 +132,8 @@ metrics = Table(
     Column("is_nan", Boolean, nullable=False, default=False),
     # Identical points collapse, so a retried batch is stored once.
     PrimaryKeyConstraint("run_uuid", "key", "timestamp", "step", "value", "is_nan"),
+    # On SQLite the table is its primary-key B-tree: one structure to update per point, not two.
+    sqlite_with_rowid=False,
 )
 
 latest_metrics = Table(

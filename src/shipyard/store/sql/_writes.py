@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -82,26 +81,28 @@ def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
         conn.execute(upsert(conn, params).on_conflict_do_nothing(), rows)
 
 
-def _metric_row(run_id: str, m: Metric) -> dict[str, Any]:
-    nan = math.isnan(m.value)
-    return {
-        "run_uuid": run_id,
-        "key": m.key,
-        "timestamp": m.timestamp,
-        "step": m.step,
-        "value": 0.0 if nan else m.value,
-        "is_nan": nan,
-    }
+_INSERT_POINTS = (
+    "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) "
+    "VALUES ({p}, {p}, {p}, {p}, {p}, {p}) ON CONFLICT DO NOTHING"
+)
+
+
+def _points_sql(conn: Connection) -> str:
+    return _INSERT_POINTS.format(p="?" if conn.dialect.paramstyle == "qmark" else "%s")
 
 
 def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
-    rows = [_metric_row(run_id, m) for m in points]
-    conn.execute(upsert(conn, metrics).on_conflict_do_nothing(), rows)
-    latest: dict[str, dict[str, Any]] = {}
-    for row in rows:
-        cur = latest.get(row["key"])
-        if cur is None or (row["step"], row["timestamp"]) >= (cur["step"], cur["timestamp"]):
-            latest[row["key"]] = row
+    """History rows go straight to the driver's executemany: this is the hot path of logging."""
+    rows = []
+    latest: dict[str, tuple[int, int, float, bool]] = {}
+    for m in points:
+        nan = m.value != m.value
+        value = 0.0 if nan else m.value
+        rows.append((run_id, m.key, m.timestamp, m.step, value, nan))
+        cur = latest.get(m.key)
+        if cur is None or (m.step, m.timestamp) >= (cur[0], cur[1]):
+            latest[m.key] = (m.step, m.timestamp, value, nan)
+    conn.exec_driver_sql(_points_sql(conn), rows)
     stmt = upsert(conn, latest_metrics)
     ex = stmt.excluded
     lm = latest_metrics.c
@@ -111,7 +112,13 @@ def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> N
         set_={"value": ex.value, "is_nan": ex.is_nan, "timestamp": ex.timestamp, "step": ex.step},
         where=newer,
     )
-    conn.execute(stmt, list(latest.values()))
+    conn.execute(
+        stmt,
+        [
+            {"run_uuid": run_id, "key": k, "step": st, "timestamp": ts, "value": v, "is_nan": n}
+            for k, (st, ts, v, n) in latest.items()
+        ],
+    )
 
 
 def history(
