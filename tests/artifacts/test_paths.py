@@ -129,8 +129,35 @@ def test_symlink_loop_is_refused(tmp_path: Path) -> None:
 
 # Properties: built from the pieces attacks are made of, so hypothesis explores their mixtures.
 _PIECES = st.sampled_from(
-    ["..", ".", "/", "\\", "%", "2e", "2E", "2f", "2F", "5c", "25", ";", "#", "\x00", ":",
-     "C", "a", "b", " ", "~", "%2e", "%2f", "%252e", "\u2025", "\uff0e", "\uff0f", "file:"]
+    [
+        "..",
+        ".",
+        "/",
+        "\\",
+        "%",
+        "2e",
+        "2E",
+        "2f",
+        "2F",
+        "5c",
+        "25",
+        ";",
+        "#",
+        "\x00",
+        ":",
+        "C",
+        "a",
+        "b",
+        " ",
+        "~",
+        "%2e",
+        "%2f",
+        "%252e",
+        "\u2025",
+        "\uff0e",
+        "\uff0f",
+        "file:",
+    ]
 )
 _ATTACKISH = st.lists(_PIECES, max_size=12).map("".join)
 _ANY = st.one_of(_ATTACKISH, st.text(max_size=40))

@@ -20,15 +20,13 @@ _ARROW_TO_MLFLOW = {
 
 
 def _to_arrow(data: Any) -> Any:
+    # pandas and pyarrow load on first use: `import shipyard` stays fast for training scripts.
+    import pandas as pd
     import pyarrow as pa
 
     if isinstance(data, pa.Table):
         return data
-    try:
-        import pandas as pd
-    except ImportError:  # pragma: no cover - pandas is a core dependency
-        pd = None
-    if pd is not None and isinstance(data, pd.DataFrame):
+    if isinstance(data, pd.DataFrame):
         return pa.Table.from_pandas(data, preserve_index=False)
     raise InvalidParameter(
         f"log_input takes a pandas DataFrame or a pyarrow Table, not {type(data).__name__}."

@@ -32,8 +32,15 @@ PROXY_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 _NO_MULTIPART = "Multipart upload is not supported for the current artifact repository"
 _UPLOAD_BLOCK = 1024 * 1024
 # Served as text: an uploaded page or script must not run in the browser on the server's origin.
-_ACTIVE_TYPES = {"text/html", "application/javascript", "text/javascript", "image/svg+xml",
-                 "application/xhtml+xml", "text/xml", "application/xml"}
+_ACTIVE_TYPES = {
+    "text/html",
+    "application/javascript",
+    "text/javascript",
+    "image/svg+xml",
+    "application/xhtml+xml",
+    "text/xml",
+    "application/xml",
+}
 
 
 def create_router(settings: Settings) -> APIRouter:
