@@ -61,6 +61,21 @@ class Settings:
     metric_flush_interval: float = 1.0
     http_timeout: float = 120.0
 
+    def to_env(self) -> dict[str, str]:
+        """The variables ``from_env`` reads back: how a server hands its settings to workers."""
+        return {
+            "SHIPYARD_BACKEND_STORE_URI": self.backend_store_uri,
+            "SHIPYARD_ARTIFACT_ROOT": self.artifact_root,
+            "SHIPYARD_SERVE_ARTIFACTS": "true" if self.serve_artifacts else "false",
+            "SHIPYARD_TRUNCATE_LONG_VALUES": str(self.limits.truncate_long_values).lower(),
+            "SHIPYARD_MAX_PARAM_VALUE_LENGTH": str(self.limits.max_param_value_length),
+            "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(self.limits.max_tag_value_length),
+        }
+
+    def export(self) -> None:
+        """Write ``to_env()`` into this process's environment (inherited by worker processes)."""
+        os.environ.update(self.to_env())
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env

@@ -7,7 +7,6 @@ reads back in each worker. Workers share nothing but the database.
 
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -55,19 +54,6 @@ def app_from_env() -> FastAPI:
     return create_app(settings, _open_service(settings))
 
 
-def _export(settings: Settings) -> None:
-    os.environ.update(
-        {
-            "SHIPYARD_BACKEND_STORE_URI": settings.backend_store_uri,
-            "SHIPYARD_ARTIFACT_ROOT": settings.artifact_root,
-            "SHIPYARD_SERVE_ARTIFACTS": "true" if settings.serve_artifacts else "false",
-            "SHIPYARD_TRUNCATE_LONG_VALUES": str(settings.limits.truncate_long_values).lower(),
-            "SHIPYARD_MAX_PARAM_VALUE_LENGTH": str(settings.limits.max_param_value_length),
-            "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(settings.limits.max_tag_value_length),
-        }
-    )
-
-
 def _check_database(settings: Settings) -> None:
     """Create the schema in a new database, refuse an out-of-date one, before any worker starts."""
     try:
@@ -95,7 +81,7 @@ def run_server(
         serve_artifacts=serve_artifacts,
     )
     _check_database(settings)
-    _export(settings)
+    settings.export()
     uvicorn.run(
         "shipyard.server._run:app_from_env",
         factory=True,
