@@ -1,4 +1,5 @@
-"""Shared fixtures: an in-process tracking service, and real tracking servers in subprocesses."""
+"""Shared fixtures: an in-process tracking service, real tracking servers in subprocesses, and a
+real S3-protocol server (``moto_server``) in a subprocess for the S3 artifact repository."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from shipyard.settings import S3Settings
 from shipyard.store.sql import SqlStore
 from shipyard.tracking import TrackingService
 
@@ -37,10 +41,10 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _healthy(port: int) -> bool:
+def _healthy(port: int, path: str = "/health") -> bool:
     conn = http.client.HTTPConnection(HOST, port, timeout=1)
     try:
-        conn.request("GET", "/health")
+        conn.request("GET", path)
         return conn.getresponse().status == 200
     except OSError:
         return False
@@ -81,8 +85,14 @@ def start_server(
     workers: int = 1,
     serve_artifacts: bool = True,
     port: int | None = None,
+    artifact_root: str | None = None,
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
-    """Start a server on ``folder``'s database (created if new) and wait until it answers."""
+    """Start a server on ``folder``'s database (created if new) and wait until it answers.
+
+    ``artifact_root`` (a folder or ``s3://`` URI) defaults to ``folder/artifacts``; ``env`` adds
+    variables (S3 endpoint and credentials) to the server's otherwise clean environment.
+    """
     folder.mkdir(parents=True, exist_ok=True)
     db_uri = db_uri or f"sqlite:///{folder / 'tracking.db'}"
     artifacts = folder / "artifacts"
@@ -91,10 +101,13 @@ def start_server(
     cmd = [
         sys.executable, "-m", "shipyard.server", "--host", HOST, "--port", str(port),
         "--workers", str(workers), "--backend-store-uri", db_uri,
-        "--default-artifact-root", str(artifacts),
+        "--default-artifact-root", artifact_root or str(artifacts),
         "--serve-artifacts" if serve_artifacts else "--no-serve-artifacts",
     ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SHIPYARD_"))}
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "SHIPYARD_"))},
+        **(env or {}),
+    }
     with log.open("wb") as out:
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, start_new_session=True)  # fmt: skip # noqa: E501
     server = ServerProcess(f"http://{HOST}:{port}", port, db_uri, artifacts, proc, log)
@@ -130,3 +143,70 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = start_server(tmp_path_factory.mktemp("live-server"))
     yield server.url
     server.stop()
+
+
+# -- a real S3-protocol server ----------------------------------------------------------------
+@dataclass(frozen=True)
+class MotoServer:
+    """``moto_server`` on a loopback port; ``new_bucket()`` gives each test a bucket of its own."""
+
+    endpoint_url: str
+    settings: S3Settings
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a server or an MLflow client process needs to reach this S3."""
+        return {
+            "SHIPYARD_S3_ENDPOINT_URL": self.endpoint_url,
+            "MLFLOW_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+
+    def client(self) -> Any:
+        from shipyard.artifacts._s3_io import s3_client
+
+        return s3_client(self.settings)
+
+    def new_bucket(self) -> str:
+        name = f"test-{uuid.uuid4().hex[:16]}"
+        self.client().create_bucket(Bucket=name)
+        return name
+
+    def keys(self, bucket: str) -> dict[str, bytes]:
+        """Every object in ``bucket`` with its content, to prove what a request touched."""
+        client = self.client()
+        found: dict[str, bytes] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"]
+                found[item["Key"]] = body.read()
+        return found
+
+
+@pytest.fixture(scope="session")
+def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer]:
+    """A real ``moto_server`` process (the S3 wire protocol over HTTP), not an in-process mock."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("moto") / "moto.log"
+    cmd = [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        deadline = time.monotonic() + _START_TIMEOUT
+        while not _healthy(port, "/"):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start:\n{log.read_text()}")
+            time.sleep(0.05)
+        url = f"http://{HOST}:{port}"
+        settings = S3Settings(url, "us-east-1", "testing", "testing")
+        yield MotoServer(url, settings)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=15)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "Limits", "Settings"]
+__all__ = ["DEFAULT_DATA_DIR", "Limits", "S3Settings", "Settings"]
 
 DEFAULT_DATA_DIR = Path("shipyard-data")
 
@@ -51,6 +51,41 @@ def _default_user(env: Mapping[str, str]) -> str:
 
 
 @dataclass(frozen=True, slots=True)
+class S3Settings:
+    """How to reach S3 or an S3-compatible server (MinIO, moto); ``None`` lets boto3 decide.
+
+    Credentials left unset fall back to boto3's own chain (profiles, instance roles). Hashable,
+    so one boto3 client is shared per distinct configuration; secrets stay out of ``repr``.
+    """
+
+    endpoint_url: str | None = None
+    region: str | None = None
+    access_key_id: str | None = None
+    secret_access_key: str | None = field(default=None, repr=False)
+    session_token: str | None = field(default=None, repr=False)
+    verify_tls: bool = True
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> S3Settings:
+        def first(*names: str) -> str | None:
+            return next((env[n] for n in names if env.get(n)), None)
+
+        return cls(
+            endpoint_url=first(
+                "SHIPYARD_S3_ENDPOINT_URL",
+                "MLFLOW_S3_ENDPOINT_URL",
+                "AWS_ENDPOINT_URL_S3",
+                "AWS_ENDPOINT_URL",
+            ),
+            region=first("AWS_REGION", "AWS_DEFAULT_REGION"),
+            access_key_id=first("AWS_ACCESS_KEY_ID"),
+            secret_access_key=first("AWS_SECRET_ACCESS_KEY"),
+            session_token=first("AWS_SESSION_TOKEN"),
+            verify_tls=not _flag(first("SHIPYARD_S3_IGNORE_TLS", "MLFLOW_S3_IGNORE_TLS"), False),
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class Settings:
     tracking_uri: str | None = None
     backend_store_uri: str = f"sqlite:///{DEFAULT_DATA_DIR}/shipyard.db"
@@ -60,6 +95,7 @@ class Settings:
     limits: Limits = field(default_factory=Limits)
     metric_flush_interval: float = 1.0
     http_timeout: float = 120.0
+    s3: S3Settings = field(default_factory=S3Settings)
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -92,4 +128,5 @@ class Settings:
             artifact_root=env.get("SHIPYARD_ARTIFACT_ROOT", base.artifact_root),
             serve_artifacts=_flag(env.get("SHIPYARD_SERVE_ARTIFACTS"), True),
             metric_flush_interval=float(env.get("SHIPYARD_METRIC_FLUSH_INTERVAL", "1.0")),
+            s3=S3Settings.from_env(env),
         )

@@ -124,8 +124,8 @@ def test_in_process_server_repository(source: Path, tmp_path: Path) -> None:
 
 
 def test_unsupported_targets(source: Path) -> None:
-    with pytest.raises(FeatureNotImplemented, match="S3"):
-        upload_file(None, "s3://bucket/run", source / "a.txt")
+    with pytest.raises(FeatureNotImplemented, match="'gs'"):
+        upload_file(None, "gs://bucket/run", source / "a.txt")
     with pytest.raises(InvalidParameter, match="tracking server"):
         upload_file(None, RUN, source / "a.txt")
     with pytest.raises(InvalidPath):
@@ -189,3 +189,54 @@ def test_server_errors_come_back_as_shipyard_errors(tmp_path: Path, source: Path
 
     with mock(handler) as client, pytest.raises(InvalidParameter, match="no"):
         upload_file(BASE, RUN, source / "a.txt", http=client)
+
+
+# -- progress --------------------------------------------------------------------------------------
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.total = -1
+        self.moved: list[int] = []
+
+    def start(self, total_bytes: int) -> None:
+        self.total = total_bytes
+
+    def advance(self, nbytes: int) -> None:
+        self.moved.append(nbytes)
+
+
+def test_progress_hears_the_total_and_every_chunk(
+    http: TestClient, source: Path, tmp_path: Path
+) -> None:
+    up = Recorder()
+    upload_directory(BASE, RUN, source, http=http, progress=up)
+    assert up.total == 5 + 70_000 and sum(up.moved) == up.total
+    down = Recorder()
+    download_artifacts(BASE, RUN, "", tmp_path / "out", http=http, progress=down)
+    assert down.total == up.total and sum(down.moved) == down.total
+    one = Recorder()  # a single file: the total comes from its folder's listing
+    download_artifacts(BASE, RUN, "sub dir/ünï.bin", tmp_path / "one", http=http, progress=one)
+    assert one.total == 70_000 == sum(one.moved)
+
+
+def test_a_retried_download_takes_back_the_broken_bytes(tmp_path: Path) -> None:
+    progress = Recorder()
+    with mock(short_then_whole(failures=1)) as client:
+        download_artifacts(BASE, RUN, "f.bin", tmp_path, http=client, progress=progress)
+    assert progress.moved == [4, -4, 10]
+
+
+def test_a_short_body_is_caught_by_the_listed_size(tmp_path: Path) -> None:
+    """No Content-Length (a chunked response): the size the listing announced is checked."""
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        if request.url.path.endswith("/artifacts"):
+            return httpx.Response(
+                200, json={"files": [{"path": "f.bin", "is_dir": False, "file_size": 10}]}
+            )
+        return httpx.Response(200, content=iter([b"0123"]))  # streamed: no length header
+
+    with mock(handler) as client, pytest.raises(ShipyardError, match="4 of 10"):
+        download_artifacts(BASE, RUN, "", tmp_path / "dst", http=client)
+    assert not (tmp_path / "dst" / "f.bin").exists()

@@ -6,7 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from shipyard.artifacts import normalize_artifact_path, resolve_under
@@ -186,6 +186,7 @@ def test_no_path_resolves_outside_the_root(jail: Path, path: str) -> None:
 
 @settings(max_examples=300)
 @given(path=_ANY)
+@example(path="./\uff0f")  # found by this test: U+FF0F folds to "/" (NFKC)
 def test_normal_form_is_stable_and_relative(path: str) -> None:
     try:
         normal = normalize_artifact_path(path)

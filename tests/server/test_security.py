@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
+from shipyard.artifacts import S3ArtifactRepository
 from shipyard.errors import InvalidPath
 from shipyard.server import create_app
 from shipyard.server._artifacts import run_repository
@@ -82,7 +83,11 @@ def test_proxied_run_folder_stays_under_the_artifact_root(tmp_path: Path) -> Non
     assert found is not None and found[1] == "1/abc/artifacts"
     with pytest.raises(InvalidPath):
         run_repository("mlflow-artifacts:/1/../../etc", settings)
-    assert run_repository("s3://bucket/1/abc", settings) is None
+    assert run_repository("gs://bucket/1/abc", settings) is None  # no repository for it
+    s3 = run_repository("s3://bucket/1/abc", settings)
+    assert s3 is not None and isinstance(s3[0], S3ArtifactRepository)
+    with pytest.raises(InvalidPath):
+        run_repository("s3://bucket/1/%2e%2e/%2e%2e/x", settings)
 
 
 @pytest.mark.parametrize(

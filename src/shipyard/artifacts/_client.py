@@ -2,8 +2,9 @@
 
 ``target`` says how to reach ``mlflow-artifacts:`` URIs: the tracking server's base URL (bytes go
 through its proxy over HTTP), or the server's root repository when it runs in this process. Local
-paths and ``file:`` URIs are written directly. Downloads land under a hidden temp name and are
-renamed only once complete and of the announced size; a broken transfer is retried.
+paths, ``file:`` and ``s3://`` URIs are written directly (``s3`` says how to reach S3). Downloads
+land under a hidden temp name and are renamed only once complete and of the announced size; a
+broken transfer is retried. A ``TransferProgress`` hears the total and every chunk moved.
 """
 
 from __future__ import annotations
@@ -15,20 +16,27 @@ import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TypeVar
+from typing import Protocol, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from shipyard.artifacts._endpoints import PROXY_API, Endpoint, HttpEndpoint, RepositoryEndpoint
-from shipyard.artifacts._local import LocalArtifactRepository
+from shipyard.artifacts._endpoints import (
+    PROXY_API,
+    Endpoint,
+    HttpEndpoint,
+    OnChunk,
+    RepositoryEndpoint,
+)
 from shipyard.artifacts._paths import normalize_artifact_path, resolve_under
 from shipyard.artifacts._protocol import ArtifactRepository, FileInfo
 from shipyard.artifacts._uri import PROXY_SCHEME, parse_artifact_uri, repository_for_uri
 from shipyard.errors import InvalidParameter, ShipyardError
+from shipyard.settings import S3Settings
 
 __all__ = [
     "Target",
+    "TransferProgress",
     "download_artifacts",
     "list_artifacts",
     "upload_bytes",
@@ -47,6 +55,26 @@ class _Incomplete(Exception):
     """A download that ended before the size the far side announced."""
 
 
+class TransferProgress(Protocol):
+    """Hears how many bytes a transfer will move, then each chunk as it moves (from several
+    threads at once); a broken attempt's bytes come back negative before the retry."""
+
+    def start(self, total_bytes: int) -> None: ...
+
+    def advance(self, nbytes: int) -> None: ...
+
+
+class _Options:
+    """What every transfer call passes along: HTTP client, S3 settings, progress listener."""
+
+    __slots__ = ("http", "progress", "s3")
+
+    def __init__(
+        self, http: httpx.Client | None, s3: S3Settings | None, progress: TransferProgress | None
+    ) -> None:
+        self.http, self.s3, self.progress = http, s3, progress
+
+
 def upload_file(
     target: Target,
     artifact_uri: str,
@@ -54,14 +82,18 @@ def upload_file(
     artifact_path: str | None = None,
     *,
     http: httpx.Client | None = None,
+    s3: S3Settings | None = None,
+    progress: TransferProgress | None = None,
 ) -> str:
     """Upload one file to ``<artifact_uri>/<artifact_path>/<file name>``; returns that path."""
     local = Path(local_path)
     if not local.is_file():
         raise InvalidParameter(f"{str(local)!r} is not a file")
     destination = _destination(artifact_path, local.name)
-    with _endpoint(target, artifact_uri, http) as endpoint:
-        _retrying(lambda: endpoint.put_file(destination, local))
+    if progress is not None:
+        progress.start(local.stat().st_size)
+    with _endpoint(target, artifact_uri, _Options(http, s3, progress)) as endpoint:
+        _metered(progress, lambda tick: endpoint.put_file(destination, local, tick))
     return destination
 
 
@@ -72,6 +104,7 @@ def upload_bytes(
     artifact_file: str,
     *,
     http: httpx.Client | None = None,
+    s3: S3Settings | None = None,
 ) -> str:
     """Upload ``data`` as file ``artifact_file`` (for ``log_text``, ``log_dict`` ...)."""
     relative = normalize_artifact_path(artifact_file)
@@ -80,7 +113,8 @@ def upload_bytes(
     with tempfile.TemporaryDirectory(prefix="shipyard-") as folder:
         local = Path(folder) / posixpath.basename(relative)
         local.write_bytes(data)
-        return upload_file(target, artifact_uri, local, posixpath.dirname(relative), http=http)
+        folder = posixpath.dirname(relative)
+        return upload_file(target, artifact_uri, local, folder, http=http, s3=s3)
 
 
 def upload_directory(
@@ -90,6 +124,8 @@ def upload_directory(
     artifact_path: str | None = None,
     *,
     http: httpx.Client | None = None,
+    s3: S3Settings | None = None,
+    progress: TransferProgress | None = None,
     max_workers: int = 4,
 ) -> list[str]:
     """Upload every file below ``local_dir``, keeping its layout; returns the artifact paths."""
@@ -98,21 +134,28 @@ def upload_directory(
         raise InvalidParameter(f"{str(root)!r} is not a directory")
     files = sorted(p for p in root.rglob("*") if p.is_file())
     jobs = [(p, _destination(artifact_path, p.relative_to(root).as_posix())) for p in files]
-    with _endpoint(target, artifact_uri, http) as endpoint:
+    if progress is not None:
+        progress.start(sum(p.stat().st_size for p in files))
+    with _endpoint(target, artifact_uri, _Options(http, s3, progress)) as endpoint:
 
         def put(job: tuple[Path, str]) -> str:
-            _retrying(lambda: endpoint.put_file(job[1], job[0]))
+            _metered(progress, lambda tick: endpoint.put_file(job[1], job[0], tick))
             return job[1]
 
         return _in_parallel(put, jobs, max_workers)
 
 
 def list_artifacts(
-    target: Target, artifact_uri: str, path: str = "", *, http: httpx.Client | None = None
+    target: Target,
+    artifact_uri: str,
+    path: str = "",
+    *,
+    http: httpx.Client | None = None,
+    s3: S3Settings | None = None,
 ) -> list[FileInfo]:
     """Entries directly under ``path`` (relative to ``artifact_uri``), sorted by path."""
     relative = normalize_artifact_path(path)
-    with _endpoint(target, artifact_uri, http) as endpoint:
+    with _endpoint(target, artifact_uri, _Options(http, s3, None)) as endpoint:
         return sorted(endpoint.list_dir(relative), key=lambda entry: entry.path)
 
 
@@ -123,18 +166,22 @@ def download_artifacts(
     dst: str | os.PathLike[str] = ".",
     *,
     http: httpx.Client | None = None,
+    s3: S3Settings | None = None,
+    progress: TransferProgress | None = None,
     max_workers: int = 4,
 ) -> Path:
     """Download file or directory ``path`` to ``dst/<path>`` and return that local path."""
     relative = normalize_artifact_path(path)
     root = Path(dst).resolve()
-    with _endpoint(target, artifact_uri, http) as endpoint:
+    with _endpoint(target, artifact_uri, _Options(http, s3, progress)) as endpoint:
         files = _walk(endpoint, relative)
         if files is None:  # not a directory: one file
-            files = [relative]
+            files = [_describe_file(endpoint, relative, want_size=progress is not None)]
+        if progress is not None:
+            progress.start(sum(f.file_size or 0 for f in files))
 
-        def fetch(file: str) -> Path:
-            return _download_file(endpoint, file, resolve_under(root, file))
+        def fetch(file: FileInfo) -> Path:
+            return _download_file(endpoint, file, resolve_under(root, file.path), progress)
 
         _in_parallel(fetch, files, max_workers)
     return resolve_under(root, relative)
@@ -145,41 +192,82 @@ def _destination(artifact_path: str | None, name: str) -> str:
     return normalize_artifact_path(posixpath.join(folder, name) if folder else name)
 
 
-def _walk(endpoint: Endpoint, path: str) -> list[str] | None:
+def _walk(endpoint: Endpoint, path: str) -> list[FileInfo] | None:
     """Every file below ``path``; None when ``path`` lists as nothing (a file, or absent)."""
     entries = endpoint.list_dir(path)
     if not entries and path:
         return None
-    files: list[str] = []
+    files: list[FileInfo] = []
     for entry in entries:
         if entry.is_dir:
             files.extend(_walk(endpoint, entry.path) or [])
         else:
-            files.append(entry.path)
+            files.append(entry)
     return files
 
 
-def _download_file(endpoint: Endpoint, path: str, destination: Path) -> Path:
+def _describe_file(endpoint: Endpoint, path: str, want_size: bool) -> FileInfo:
+    """One file, with its size from its folder's listing when a progress bar needs the total."""
+    if want_size and path:
+        for entry in endpoint.list_dir(posixpath.dirname(path)):
+            if entry.path == path and not entry.is_dir:
+                return entry
+    return FileInfo(path, False, None)
+
+
+def _download_file(
+    endpoint: Endpoint, file: FileInfo, destination: Path, progress: TransferProgress | None
+) -> Path:
     destination.parent.mkdir(parents=True, exist_ok=True)
-    return _retrying(lambda: _fetch_once(endpoint, path, destination))
+    return _metered(progress, lambda tick: _fetch_once(endpoint, file, destination, tick))
 
 
-def _fetch_once(endpoint: Endpoint, path: str, destination: Path) -> Path:
+def _fetch_once(endpoint: Endpoint, file: FileInfo, destination: Path, tick: OnChunk) -> Path:
     fd, temp = tempfile.mkstemp(prefix=".shipyard-", suffix=".partial", dir=destination.parent)
     try:
         written = 0
-        with os.fdopen(fd, "wb") as handle, endpoint.open(path) as stream:
+        with os.fdopen(fd, "wb") as handle, endpoint.open(file.path) as stream:
             for chunk in stream:
                 handle.write(chunk)
                 written += len(chunk)
-        if stream.size >= 0 and written != stream.size:
-            raise _Incomplete(f"got {written} of {stream.size} bytes of {path!r}")
+                tick(len(chunk))
+        # The response's own length first (the file may have changed since it was listed).
+        expected = stream.size if stream.size >= 0 else file.file_size
+        if expected is not None and written != expected:
+            raise _Incomplete(f"got {written} of {expected} bytes of {file.path!r}")
         os.replace(temp, destination)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp)
         raise
     return destination
+
+
+def _metered(progress: TransferProgress | None, action: Callable[[OnChunk], T]) -> T:
+    """``_retrying(action)``, telling ``progress`` each chunk and taking back a failed try's."""
+    if progress is None:
+        return _retrying(lambda: action(_ignore))
+    listener = progress
+
+    def attempt() -> T:
+        moved = 0
+
+        def tick(nbytes: int) -> None:
+            nonlocal moved
+            moved += nbytes
+            listener.advance(nbytes)
+
+        try:
+            return action(tick)
+        except BaseException:
+            listener.advance(-moved)
+            raise
+
+    return _retrying(attempt)
+
+
+def _ignore(_nbytes: int) -> None:
+    pass
 
 
 def _retrying(action: Callable[[], T]) -> T:
@@ -202,22 +290,20 @@ def _in_parallel(action: Callable[[T], R], items: Sequence[T], workers: int) -> 
 
 
 @contextlib.contextmanager
-def _endpoint(target: Target, artifact_uri: str, http: httpx.Client | None) -> Iterator[Endpoint]:
+def _endpoint(target: Target, artifact_uri: str, options: _Options) -> Iterator[Endpoint]:
     parsed = parse_artifact_uri(artifact_uri)
-    if parsed.scheme == "file":
-        yield RepositoryEndpoint(LocalArtifactRepository(parsed.path))
-    elif parsed.scheme == PROXY_SCHEME and target is not None and not isinstance(target, str):
+    if parsed.scheme == PROXY_SCHEME and target is not None and not isinstance(target, str):
         yield RepositoryEndpoint(target, parsed.path)
     elif parsed.scheme == PROXY_SCHEME and isinstance(target, str):
-        with _http_client(http) as client:
+        with _http_client(options.http) as client:
             yield HttpEndpoint(_proxy_base(target, parsed.netloc), parsed.path, client)
     elif parsed.scheme in ("http", "https") and PROXY_API in parsed.path:
         base, _, prefix = artifact_uri.partition(PROXY_API)
-        with _http_client(http) as client:
+        with _http_client(options.http) as client:
             yield HttpEndpoint(base, normalize_artifact_path(prefix.lstrip("/")), client)
-    else:
-        repository_for_uri(artifact_uri)  # raises the precise error for this scheme
-        raise InvalidParameter(f"{artifact_uri!r} needs a tracking server URL to reach")
+    else:  # local folders and S3; raises the precise error for anything else
+        repo, path = repository_for_uri(artifact_uri, s3=options.s3)
+        yield RepositoryEndpoint(repo, path)
 
 
 @contextlib.contextmanager

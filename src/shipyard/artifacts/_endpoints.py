@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import quote
@@ -24,13 +24,22 @@ from shipyard.artifacts._protocol import (
 )
 from shipyard.errors import ShipyardError, error_for_code
 
-__all__ = ["PROXY_API", "Endpoint", "HttpEndpoint", "RepositoryEndpoint", "read_file_chunks"]
+__all__ = [
+    "PROXY_API",
+    "Endpoint",
+    "HttpEndpoint",
+    "OnChunk",
+    "RepositoryEndpoint",
+    "read_file_chunks",
+]
 
 PROXY_API = "/api/2.0/mlflow-artifacts/artifacts"
+OnChunk = Callable[[int], None]  # told the size of every chunk as it moves
 
 
 class Endpoint(Protocol):
-    def put_file(self, path: str, local_file: Path) -> int: ...
+    def put_file(self, path: str, local_file: Path, on_chunk: OnChunk | None = None) -> int: ...
+
     def open(self, path: str) -> ArtifactStream:
         """``size`` is -1 when the far side did not say."""
         ...
@@ -40,10 +49,14 @@ class Endpoint(Protocol):
         ...
 
 
-def read_file_chunks(local_file: Path, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
+def read_file_chunks(
+    local_file: Path, chunk_size: int = DEFAULT_CHUNK_SIZE, on_chunk: OnChunk | None = None
+) -> Iterator[bytes]:
     with local_file.open("rb") as handle:
         while chunk := handle.read(chunk_size):
             yield chunk
+            if on_chunk is not None:
+                on_chunk(len(chunk))
 
 
 class RepositoryEndpoint:
@@ -53,8 +66,9 @@ class RepositoryEndpoint:
         self._repo = repo
         self._prefix = prefix
 
-    def put_file(self, path: str, local_file: Path) -> int:
-        return self._repo.put_stream(self._full(path), read_file_chunks(local_file))
+    def put_file(self, path: str, local_file: Path, on_chunk: OnChunk | None = None) -> int:
+        chunks = read_file_chunks(local_file, on_chunk=on_chunk)
+        return self._repo.put_stream(self._full(path), chunks)
 
     def open(self, path: str) -> ArtifactStream:
         return self._repo.open_stream(self._full(path))
@@ -81,13 +95,12 @@ class HttpEndpoint:
         self._prefix = prefix
         self._client = client
 
-    def put_file(self, path: str, local_file: Path) -> int:
+    def put_file(self, path: str, local_file: Path, on_chunk: OnChunk | None = None) -> int:
         size = local_file.stat().st_size
         content_type = mimetypes.guess_type(local_file.name)[0] or "application/octet-stream"
         headers = {"Content-Length": str(size), "Content-Type": content_type}
-        response = self._client.put(
-            self._url(path), content=read_file_chunks(local_file), headers=headers
-        )
+        chunks = read_file_chunks(local_file, on_chunk=on_chunk)
+        response = self._client.put(self._url(path), content=chunks, headers=headers)
         _raise_for_status(response)
         return size
 

@@ -2,26 +2,32 @@
 
 Writes go to a hidden temp file in the target's own folder, are fsynced, then renamed over the
 final name, so a reader sees the old file or the whole new one, never half of one (the rename is
-atomic within one filesystem). Listing hides temp files of writes still in flight.
+atomic within one filesystem). Listing hides temp files of writes still in flight, and the
+``.shipyard-uploads`` folder of multipart uploads in progress, which no client path may name.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 import os
 import posixpath
 import shutil
 import stat
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import BinaryIO
 
+from shipyard.artifacts._local_uploads import UPLOADS_DIR, LocalUploads, read_parts
 from shipyard.artifacts._paths import normalize_artifact_path, resolve_under
-from shipyard.artifacts._protocol import DEFAULT_CHUNK_SIZE, ArtifactStream, FileInfo
+from shipyard.artifacts._protocol import (
+    DEFAULT_CHUNK_SIZE,
+    ArtifactStream,
+    FileInfo,
+    MultipartUpload,
+    UploadedPart,
+)
+from shipyard.artifacts._tokens import decode_after_token, encode_after_token
 from shipyard.errors import InvalidParameter, InvalidPath, NotFound
 from shipyard.store import Page
 
@@ -37,6 +43,7 @@ class LocalArtifactRepository:
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
         self._root = Path(root).resolve()
+        self._uploads = LocalUploads(self._root)
 
     def __repr__(self) -> str:
         return f"LocalArtifactRepository({str(self._root)!r})"
@@ -54,7 +61,7 @@ class LocalArtifactRepository:
         return _write_atomically(target, chunks, path)
 
     def open_stream(self, path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ArtifactStream:
-        target = resolve_under(self._root, path)
+        target = resolve_under(self._root, self._checked(path))
         try:
             # O_NONBLOCK: a planted FIFO must not hang the reader; it fails the S_ISREG check.
             fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
@@ -68,7 +75,7 @@ class LocalArtifactRepository:
         return ArtifactStream(info.st_size, _read_chunks(handle, chunk_size), handle.close)
 
     def info(self, path: str) -> FileInfo:
-        relative = normalize_artifact_path(path)
+        relative = self._checked(path)
         try:
             info = resolve_under(self._root, relative).stat()
         except (FileNotFoundError, NotADirectoryError):
@@ -87,7 +94,7 @@ class LocalArtifactRepository:
         return True
 
     def delete(self, path: str) -> None:
-        relative = normalize_artifact_path(path)
+        relative = self._checked(path)
         if not relative:
             raise InvalidPath("Invalid path '': refusing to delete the whole artifact root")
         # Resolve the parent only: a symlink is removed itself, never followed to its target.
@@ -103,12 +110,15 @@ class LocalArtifactRepository:
     ) -> Page[FileInfo]:
         if max_results < 1:
             raise InvalidParameter(f"max_results must be at least 1, not {max_results}")
-        after = _decode_token(page_token)
-        relative = normalize_artifact_path(path)
+        after = decode_after_token(page_token)
+        relative = self._checked(path)
         directory = resolve_under(self._root, relative)
         if not directory.is_dir():
             return Page()
-        names = sorted(n for n in os.listdir(directory) if n > after and not _is_temp(n))
+        hidden = UPLOADS_DIR if not relative else None
+        names = sorted(
+            n for n in os.listdir(directory) if n > after and not _is_temp(n) and n != hidden
+        )
         entries: list[FileInfo] = []
         for name in names:
             entry = self._describe(directory / name, posixpath.join(relative, name))
@@ -116,13 +126,39 @@ class LocalArtifactRepository:
                 entries.append(entry)
             if len(entries) == max_results:
                 more = name != names[-1]
-                return Page(entries, _encode_token(name) if more else None)
+                return Page(entries, encode_after_token(name) if more else None)
         return Page(entries)
 
+    # -- multipart uploads ------------------------------------------------------------------------
+    def create_multipart(self, path: str, num_parts: int) -> MultipartUpload:
+        if self._file_target(path).is_dir():
+            raise InvalidPath(f"Invalid path {path!r}: a directory has that name")
+        return self._uploads.create(self._checked(path), num_parts)
+
+    def put_part(self, path: str, upload_id: str, part_number: int, chunks: Iterable[bytes]) -> str:
+        return self._uploads.put_part(self._checked(path), upload_id, part_number, chunks)
+
+    def complete_multipart(self, path: str, upload_id: str, parts: Sequence[UploadedPart]) -> None:
+        files = self._uploads.part_files(self._checked(path), upload_id, parts)
+        self.put_stream(path, read_parts(files))
+        self._uploads.discard(self._checked(path), upload_id)
+
+    def abort_multipart(self, path: str, upload_id: str) -> None:
+        self._uploads.discard(self._checked(path), upload_id)
+
+    # -- helpers ----------------------------------------------------------------------------------
+    def _checked(self, path: str) -> str:
+        """``path`` normalised; the upload area is the repository's own, never a client's."""
+        relative = normalize_artifact_path(path)
+        if relative.split("/", 1)[0] == UPLOADS_DIR:
+            raise InvalidPath(f"Invalid path {path!r}: {UPLOADS_DIR} is reserved for uploads")
+        return relative
+
     def _file_target(self, path: str) -> Path:
-        if not normalize_artifact_path(path):
+        relative = self._checked(path)
+        if not relative:
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
-        return resolve_under(self._root, path)
+        return resolve_under(self._root, relative)
 
     def _describe(self, entry: Path, relative: str) -> FileInfo | None:
         """A listing entry, or None for what a client may not see (links out of the root)."""
@@ -174,24 +210,6 @@ def _read_chunks(handle: BinaryIO, chunk_size: int) -> Iterator[bytes]:
 
 def _is_temp(name: str) -> bool:
     return name.startswith(_TEMP_PREFIX) and name.endswith(_TEMP_SUFFIX)
-
-
-def _encode_token(last_name: str) -> str:
-    """Keyset token: the next page starts after this name, so concurrent writes shift nothing."""
-    return base64.urlsafe_b64encode(json.dumps({"after": last_name}).encode()).decode("ascii")
-
-
-def _decode_token(token: str | None) -> str:
-    if not token:
-        return ""
-    try:
-        payload = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (ValueError, binascii.Error, UnicodeError):
-        payload = None
-    if not isinstance(payload, dict) or not isinstance(payload.get("after"), str):
-        raise InvalidParameter(f"Invalid page token {token[:100]!r}")
-    after: str = payload["after"]
-    return after
 
 
 def _not_found(path: str) -> NotFound:

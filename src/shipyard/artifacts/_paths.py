@@ -104,6 +104,8 @@ def _check_segment(segment: str, original: str) -> None:
         raise _invalid(original, f"a name is longer than {MAX_SEGMENT_BYTES} bytes")
     if any(0xD800 <= ord(c) <= 0xDFFF for c in segment):
         raise _invalid(original, "it is not valid UTF-8")
+    if "/" in unicodedata.normalize("NFKC", segment):  # U+FF0F and kin: "/" once folded
+        raise _invalid(original, "it contains a character that folds to '/'")
 
 
 def _invalid(path: str, why: str) -> InvalidPath:

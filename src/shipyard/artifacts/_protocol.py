@@ -1,21 +1,35 @@
-"""The one small protocol every artifact repository speaks (local folder today, S3 next).
+"""The one small protocol every artifact repository speaks (a local folder, S3).
 
 Paths are client paths relative to the repository's root (``a/b.txt``; ``""`` is the root); each
 repository checks them with ``normalize_artifact_path`` before touching storage. Reads and writes
 are iterators of byte chunks, so a file of any size moves in flat memory.
+
+``MultipartArtifactRepository`` is the optional second half: a file uploaded as numbered parts
+(possibly in parallel, possibly straight to storage through presigned URLs) that appears under
+its name only when the upload is completed, as MLflow's ``mpu/*`` endpoints need.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from shipyard.store import Page
 
-__all__ = ["DEFAULT_CHUNK_SIZE", "ArtifactRepository", "ArtifactStream", "FileInfo"]
+__all__ = [
+    "DEFAULT_CHUNK_SIZE",
+    "MAX_UPLOAD_PARTS",
+    "ArtifactRepository",
+    "ArtifactStream",
+    "FileInfo",
+    "MultipartArtifactRepository",
+    "MultipartUpload",
+    "UploadedPart",
+]
 
 DEFAULT_CHUNK_SIZE = 1024 * 1024
+MAX_UPLOAD_PARTS = 10_000  # S3's limit, and MLflow's client never asks for more
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,4 +104,46 @@ class ArtifactRepository(Protocol):
 
     def delete(self, path: str) -> None:
         """Delete file or directory ``path`` recursively; absent paths are not an error."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class MultipartUpload:
+    """A started multipart upload. ``part_urls`` are presigned URLs the client PUTs part ``i+1``
+    to; empty when parts must go through the server (``put_part``)."""
+
+    upload_id: str
+    part_urls: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class UploadedPart:
+    """What a client reports for one stored part: its number and the ETag it was answered."""
+
+    part_number: int
+    etag: str
+
+
+@runtime_checkable
+class MultipartArtifactRepository(ArtifactRepository, Protocol):
+    """A repository that assembles a file from numbered parts."""
+
+    def create_multipart(self, path: str, num_parts: int) -> MultipartUpload:
+        """Start uploading file ``path`` in ``num_parts`` parts (1 to ``MAX_UPLOAD_PARTS``)."""
+        ...
+
+    def put_part(self, path: str, upload_id: str, part_number: int, chunks: Iterable[bytes]) -> str:
+        """Store one part (again, if retried) and return its ETag."""
+        ...
+
+    def complete_multipart(self, path: str, upload_id: str, parts: Sequence[UploadedPart]) -> None:
+        """Join ``parts`` in order into file ``path``, atomically; the upload is then gone.
+
+        Raises ``InvalidParameter`` for a missing part or an ETag that does not match, and
+        ``NotFound`` for an unknown upload (or one started for another path).
+        """
+        ...
+
+    def abort_multipart(self, path: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown upload is not an error."""
         ...

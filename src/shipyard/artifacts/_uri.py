@@ -1,9 +1,9 @@
 """Artifact URIs: what a run's or model's ``artifact_uri`` names, and which repository serves it.
 
 ``mlflow-artifacts:/<path>`` is a path below the tracking server's artifact root (the server
-proxies it); a plain path or ``file://`` URI is a local folder; ``s3://`` waits for the S3
-repository. Anything that smuggles a fragment, query or path parameter into a URI is refused: a
-``#`` in ``artifact_location`` once let MLflow's server read ``/etc`` (CVE-2023-6909).
+proxies it); a plain path or ``file://`` URI is a local folder; ``s3://bucket/prefix`` is a key
+prefix in a bucket. Anything that smuggles a fragment, query or path parameter into a URI is
+refused: a ``#`` in ``artifact_location`` once let MLflow's server read ``/etc`` (CVE-2023-6909).
 """
 
 from __future__ import annotations
@@ -16,7 +16,9 @@ from urllib.parse import unquote, urlsplit
 from shipyard.artifacts._local import LocalArtifactRepository
 from shipyard.artifacts._paths import normalize_artifact_path
 from shipyard.artifacts._protocol import ArtifactRepository
+from shipyard.artifacts._s3 import S3ArtifactRepository
 from shipyard.errors import FeatureNotImplemented, InvalidParameter, InvalidPath
+from shipyard.settings import S3Settings
 
 __all__ = [
     "PROXY_SCHEME",
@@ -29,7 +31,7 @@ __all__ = [
 PROXY_SCHEME = "mlflow-artifacts"
 _LOCAL_HOSTS = ("", "localhost")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
-_LATER = {"s3": "S3 artifact storage is not implemented yet"}
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.\-]{1,61}[a-z0-9]$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,8 @@ class ArtifactUri:
     """A parsed artifact URI.
 
     ``scheme`` is ``mlflow-artifacts``, ``file`` (plain paths too) or the URI's own scheme;
-    ``path`` is a checked relative path for ``mlflow-artifacts`` and a local path for ``file``.
+    ``path`` is a checked relative path for ``mlflow-artifacts`` and ``s3`` (the key prefix; the
+    bucket is ``netloc``) and a local path for ``file``.
     """
 
     scheme: str
@@ -63,6 +66,12 @@ def parse_artifact_uri(uri: str) -> ArtifactUri:
         if not parts.path:  # "file:" alone would mean the working directory (CVE-2024-3573)
             raise InvalidPath(f"Invalid artifact URI {uri!r}: it has no path")
         return ArtifactUri("file", "", unquote(parts.path))
+    if scheme == "s3":
+        if not _BUCKET.match(parts.netloc):
+            raise InvalidPath(
+                f"Invalid artifact URI {uri!r}: {parts.netloc!r} is not a bucket name"
+            )
+        return ArtifactUri(scheme, parts.netloc, normalize_artifact_path(parts.path.lstrip("/")))
     return ArtifactUri(scheme, parts.netloc, parts.path)
 
 
@@ -72,23 +81,26 @@ def is_local_uri(uri: str) -> bool:
 
 
 def repository_for_uri(
-    uri: str, server_root: ArtifactRepository | None = None
+    uri: str, server_root: ArtifactRepository | None = None, *, s3: S3Settings | None = None
 ) -> tuple[ArtifactRepository, str]:
     """The repository that holds ``uri`` and the path of ``uri`` inside it.
 
     ``server_root`` is the tracking server's root repository; ``mlflow-artifacts:`` URIs resolve
-    against it (in the server, or in-process); without it they must go over HTTP.
+    against it (in the server, or in-process); without it they must go over HTTP. Local and S3
+    URIs get a repository rooted at the URI itself (path ``""``); ``s3`` says how to reach S3.
     """
     parsed = parse_artifact_uri(uri)
     if parsed.scheme == "file":
         return LocalArtifactRepository(parsed.path), ""
+    if parsed.scheme == "s3":
+        return S3ArtifactRepository(parsed.netloc, parsed.path, s3), ""
     if parsed.scheme == PROXY_SCHEME:
         if server_root is None:
             raise InvalidParameter(
                 f"{uri!r} is served by a tracking server; reach it over HTTP (a tracking URI)"
             )
         return server_root, parsed.path
-    why = _LATER.get(parsed.scheme, f"artifact URIs with scheme {parsed.scheme!r} are unsupported")
+    why = f"artifact URIs with scheme {parsed.scheme!r} are unsupported"
     raise FeatureNotImplemented(f"Cannot open {uri!r}: {why}")
 
 

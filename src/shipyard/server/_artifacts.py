@@ -1,8 +1,8 @@
 """MLflow's ``artifacts/list`` for a run, through the artifact layer's repositories.
 
 A run's ``mlflow-artifacts:/`` URI resolves against the server's own artifact root; a local
-``file:`` URI opens that folder. Locations no repository serves yet (``s3://`` until that
-backend lands) list as empty rather than failing, as a listing of an absent folder does.
+``file:`` URI opens that folder and an ``s3://`` URI that key prefix. Locations no repository
+serves (``gs://`` ...) list as empty rather than failing, as a listing of an absent folder does.
 Paths go through ``normalize_artifact_path``, the one gate for traversal and smuggling tricks.
 """
 
@@ -36,7 +36,7 @@ router = APIRouter(tags=["artifacts"], route_class=FastJSONRoute, max_body_size=
 
 def _server_root(settings: Settings) -> ArtifactRepository | None:
     try:
-        return repository_for_uri(settings.artifact_root)[0]
+        return repository_for_uri(settings.artifact_root, s3=settings.s3)[0]
     except (FeatureNotImplemented, InvalidParameter):
         return None
 
@@ -44,7 +44,7 @@ def _server_root(settings: Settings) -> ArtifactRepository | None:
 def run_repository(artifact_uri: str, settings: Settings) -> tuple[ArtifactRepository, str] | None:
     """The repository behind a run's artifact URI and the run's folder inside it, if readable."""
     try:
-        return repository_for_uri(artifact_uri, _server_root(settings))
+        return repository_for_uri(artifact_uri, _server_root(settings), s3=settings.s3)
     except InvalidPath:
         raise
     except (FeatureNotImplemented, InvalidParameter):
