@@ -4,7 +4,7 @@ Same server (Shipyard on SQLite), same run of this script, three clients:
 
 - Shipyard's ``shipyard.log_metric`` (queued, sent in background batches);
 - MLflow's client ``mlflow.log_metric(..., synchronous=False)`` (its async logging);
-- MLflow's client default ``mlflow.log_metric`` (one HTTP request per call; fewer calls, it is slow).
+- MLflow's default ``mlflow.log_metric`` (one HTTP request per call; fewer calls: it is slow).
 
 Reports microseconds per call (median of repeats), the time ``end_run`` takes to flush, and checks
 that the server holds every point afterwards.
@@ -19,7 +19,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 BENCH = Path(__file__).resolve().parent
