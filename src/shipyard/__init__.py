@@ -6,6 +6,7 @@
 ...     shipyard.log_metric("loss", 0.3, step=1)
 """
 
+from shipyard._version import __version__
 from shipyard.client import (
     ActiveRun,
     Client,
@@ -18,11 +19,13 @@ from shipyard.client import (
     log_artifact,
     log_artifacts,
     log_dict,
+    log_figure,
     log_input,
     log_metric,
     log_metrics,
     log_param,
     log_params,
+    log_table,
     log_text,
     set_experiment,
     set_tag,
@@ -30,8 +33,6 @@ from shipyard.client import (
     set_tracking_uri,
     start_run,
 )
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ActiveRun",
@@ -46,11 +47,13 @@ __all__ = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_figure",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "set_experiment",
     "set_tag",

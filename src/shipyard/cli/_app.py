@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from shipyard import __version__
+from shipyard._version import __version__
 from shipyard.cli import _admin, _experiments, _runs, _server
 
 app = typer.Typer(

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import orjson
 
-from shipyard import __version__, wire
+from shipyard import wire
+from shipyard._version import __version__
 from shipyard.entities import DatasetInput, Experiment, Metric, Param, Run, RunInfo, Tag, ViewType
 from shipyard.errors import (
     ExperimentNotFound,
@@ -102,6 +103,11 @@ class RestStore:
             transport=transport,
             headers={"User-Agent": f"shipyard/{__version__}", "Accept": "application/json"},
         )
+
+    @property
+    def http(self) -> httpx.Client:
+        """The keep-alive connection pool, shared with artifact transfers to the same server."""
+        return self._http
 
     def close(self) -> None:
         self._http.close()

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 
 from fastapi import APIRouter, FastAPI
 
-from shipyard import __version__
+from shipyard._version import __version__
 from shipyard.server import _artifacts, _experiments, _meta, _metrics, _runs
 from shipyard.server._errors import install_error_handlers
 from shipyard.settings import Settings
