@@ -10,7 +10,10 @@ one handler; the REST client turns responses back into the same classes.
     │   ├── ImmutableParam                                        400
     │   ├── InactiveResource                                      400
     │   ├── MissingRequiredTags                                   400
-    │   └── InvalidPath                                           400
+    │   ├── InvalidPath                                           400
+    │   ├── InvalidModel                                          400
+    │   │   └── UnsupportedModelFormat                            400
+    │   └── SignatureMismatch                                     400
     ├── BadRequest                     BAD_REQUEST               400
     ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
     │   ├── ExperimentNotFound
@@ -19,6 +22,8 @@ one handler; the REST client turns responses back into the same classes.
     ├── EndpointNotFound               ENDPOINT_NOT_FOUND        404
     ├── FeatureNotImplemented          NOT_IMPLEMENTED           501
     ├── SchemaOutOfDate                TEMPORARILY_UNAVAILABLE   503
+    ├── UntrustedModel                 PERMISSION_DENIED         403
+    ├── MissingDependency              INTERNAL_ERROR            500
     └── FlushFailed                    INTERNAL_ERROR            500
 """
 
@@ -36,13 +41,18 @@ __all__ = [
     "ImmutableParam",
     "InactiveResource",
     "InvalidFilter",
+    "InvalidModel",
     "InvalidParameter",
     "InvalidPath",
+    "MissingDependency",
     "MissingRequiredTags",
     "NotFound",
     "RunNotFound",
     "SchemaOutOfDate",
     "ShipyardError",
+    "SignatureMismatch",
+    "UnsupportedModelFormat",
+    "UntrustedModel",
     "error_for_code",
 ]
 
@@ -90,6 +100,25 @@ class InvalidPath(InvalidParameter):
     """An artifact path or URI that could reach outside its root; the message says why."""
 
 
+class InvalidModel(InvalidParameter):
+    """A model package that cannot be read: a missing, truncated or corrupt file; says which."""
+
+
+class UnsupportedModelFormat(InvalidModel):
+    """A model package written in a newer format than this Shipyard reads: upgrade Shipyard."""
+
+
+class SignatureMismatch(InvalidParameter):
+    """Model input that violates the model's signature; names the column and the expected type."""
+
+    def __init__(
+        self, message: str, column: str | None = None, expected: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.column = column
+        self.expected = expected
+
+
 class BadRequest(ShipyardError):
     code = "BAD_REQUEST"
     http_status = 400
@@ -130,6 +159,19 @@ class SchemaOutOfDate(ShipyardError):
 
     code = "TEMPORARILY_UNAVAILABLE"
     http_status = 503
+
+
+class UntrustedModel(ShipyardError, PermissionError):
+    """Loading this model file could run code (pickle, cloudpickle, unknown skops types) and
+    nobody said its source is trusted; the message says how to (``trusted=True`` or
+    ``SHIPYARD_TRUST_PICKLE=true``)."""
+
+    code = "PERMISSION_DENIED"
+    http_status = 403
+
+
+class MissingDependency(ShipyardError, ImportError):
+    """An optional framework a model flavor needs is not installed; names the extra to install."""
 
 
 class FlushFailed(ShipyardError):

@@ -96,6 +96,9 @@ class Settings:
     metric_flush_interval: float = 1.0
     http_timeout: float = 120.0
     s3: S3Settings = field(default_factory=S3Settings)
+    # Model files that can run code when loaded (pickle, cloudpickle, skops types outside the
+    # scikit-learn/NumPy/SciPy allowlist) load only when this is on or the caller says trusted=True.
+    trust_pickle: bool = False
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -129,4 +132,5 @@ class Settings:
             serve_artifacts=_flag(env.get("SHIPYARD_SERVE_ARTIFACTS"), True),
             metric_flush_interval=float(env.get("SHIPYARD_METRIC_FLUSH_INTERVAL", "1.0")),
             s3=S3Settings.from_env(env),
+            trust_pickle=_flag(env.get("SHIPYARD_TRUST_PICKLE"), False),
         )
