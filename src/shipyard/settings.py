@@ -84,6 +84,18 @@ class S3Settings:
             verify_tls=not _flag(first("SHIPYARD_S3_IGNORE_TLS", "MLFLOW_S3_IGNORE_TLS"), False),
         )
 
+    def to_env(self) -> dict[str, str]:
+        """The variables ``from_env`` reads back (only those that are set)."""
+        named = {
+            "SHIPYARD_S3_ENDPOINT_URL": self.endpoint_url,
+            "AWS_REGION": self.region,
+            "AWS_ACCESS_KEY_ID": self.access_key_id,
+            "AWS_SECRET_ACCESS_KEY": self.secret_access_key,
+            "AWS_SESSION_TOKEN": self.session_token,
+            "SHIPYARD_S3_IGNORE_TLS": None if self.verify_tls else "true",
+        }
+        return {name: value for name, value in named.items() if value}
+
 
 @dataclass(frozen=True, slots=True)
 class Settings:
@@ -109,6 +121,7 @@ class Settings:
             "SHIPYARD_TRUNCATE_LONG_VALUES": str(self.limits.truncate_long_values).lower(),
             "SHIPYARD_MAX_PARAM_VALUE_LENGTH": str(self.limits.max_param_value_length),
             "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(self.limits.max_tag_value_length),
+            **self.s3.to_env(),
         }
 
     def export(self) -> None:

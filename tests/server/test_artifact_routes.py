@@ -115,16 +115,9 @@ def test_content_types_never_let_a_page_run(client: TestClient) -> None:
     assert client.get(f"{API}/artifacts/data.json").headers["content-type"] == "application/json"
 
 
-def test_multipart_and_presigned_say_not_implemented(client: TestClient) -> None:
-    for step in ("create", "complete", "abort"):
-        response = client.post(f"{API}/mpu/{step}/1/run/f.bin", json={"path": "f.bin"})
-        assert response.status_code == 501
-        assert response.json()["error_code"] == "NOT_IMPLEMENTED"
-        # MLflow's client falls back to a single PUT on exactly this opening.
-        assert response.json()["message"].startswith(
-            "Multipart upload is not supported for the current artifact repository"
-        )
-    assert client.get(f"{API}/presigned/1/run/f.bin").status_code == 501
+def test_presigned_downloads_say_not_implemented(client: TestClient) -> None:
+    response = client.get(f"{API}/presigned/1/run/f.bin")
+    assert response.status_code == 501 and response.json()["error_code"] == "NOT_IMPLEMENTED"
 
 
 def test_root_cannot_be_written_or_deleted(client: TestClient, jail: Path) -> None:

@@ -32,11 +32,13 @@ __all__ = [
     "log_artifact",
     "log_artifacts",
     "log_dict",
+    "log_figure",
     "log_input",
     "log_metric",
     "log_metrics",
     "log_param",
     "log_params",
+    "log_table",
     "log_text",
     "set_experiment",
     "set_tag",
@@ -291,6 +293,19 @@ def log_dict(data: Any, artifact_file: str) -> str:
     """Save a dict as JSON (or YAML for .yaml/.yml names) in the run's artifacts."""
     run = _require_run()
     return _artifacts.log_run_dict(run.client, run.run_id, data, artifact_file)
+
+
+def log_figure(figure: Any, artifact_file: str, save_kwargs: dict[str, Any] | None = None) -> str:
+    """Save a matplotlib figure in the format its name says (``plots/roc.png``, ``.svg`` ...)."""
+    run = _require_run()
+    return _artifacts.log_run_figure(run.client, run.run_id, figure, artifact_file, save_kwargs)
+
+
+def log_table(data: Any, artifact_file: str) -> str:
+    """Save a DataFrame or a dict of columns as a table (``.json`` as MLflow writes it, or
+    ``.parquet``); logging to the same file again appends the rows."""
+    run = _require_run()
+    return _artifacts.log_run_table(run.client, run.run_id, data, artifact_file)
 
 
 def list_artifacts(run_id: str | None = None, path: str = "") -> list[FileInfo]:

@@ -17,7 +17,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=5000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--backend-store-uri", default=None)
-    p.add_argument("--default-artifact-root", default=None)
+    p.add_argument(
+        "--default-artifact-root", "--artifacts-destination", default=None,
+        help="artifact folder or s3://bucket/prefix (S3 endpoint and keys: SHIPYARD_S3_*, AWS_*)",
+    )  # fmt: skip
     p.add_argument(
         "--serve-artifacts", action=argparse.BooleanOptionalAction, default=True,
         help="hand out mlflow-artifacts:/ locations and proxy uploads (default: on)",

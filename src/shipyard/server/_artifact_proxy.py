@@ -2,19 +2,18 @@
 
 Mounted at ``/api/2.0/mlflow-artifacts`` and mirrored at ``/ajax-api/2.0/mlflow-artifacts``. Bodies
 stream both ways in chunks (a 2 GB upload never sits in memory): uploads are read from the socket
-on the event loop and written by the repository in a worker thread, one block at a time. Every path
-goes through ``normalize_artifact_path`` before storage is touched; failures are ``ShipyardError``s
-that the app's one error handler turns into MLflow's JSON error body.
+on the event loop and written by the repository in a worker thread, one block at a time, to a
+local folder or to S3. Every path goes through ``normalize_artifact_path`` before storage is
+touched; failures are ``ShipyardError``s that the app's one error handler turns into MLflow's JSON
+error body. The multipart-upload endpoints live in ``_multipart``.
 """
 
 from __future__ import annotations
 
 import mimetypes
 import posixpath
-from collections.abc import AsyncIterator, Iterator
 from typing import Annotated, Any
 
-import anyio.from_thread
 import anyio.to_thread
 import orjson
 from fastapi import APIRouter, Query, Request, Response
@@ -23,14 +22,13 @@ from starlette.background import BackgroundTask
 
 from shipyard.artifacts import ArtifactRepository, normalize_artifact_path, repository_for_uri
 from shipyard.errors import FeatureNotImplemented, InvalidPath
+from shipyard.server._body import BlockingBody
+from shipyard.server._multipart import add_multipart_routes
 from shipyard.settings import Settings
 
 __all__ = ["PROXY_PREFIXES", "artifacts_router", "create_router"]
 
 PROXY_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
-# MLflow's client falls back to a single PUT when the message starts with this sentence.
-_NO_MULTIPART = "Multipart upload is not supported for the current artifact repository"
-_UPLOAD_BLOCK = 1024 * 1024
 # Served as text: an uploaded page or script must not run in the browser on the server's origin.
 _ACTIVE_TYPES = {
     "text/html",
@@ -44,8 +42,8 @@ _ACTIVE_TYPES = {
 
 
 def create_router(settings: Settings) -> APIRouter:
-    """The proxy over the repository at ``settings.artifact_root`` (a folder today)."""
-    repo, _ = repository_for_uri(settings.artifact_root)
+    """The proxy over the repository at ``settings.artifact_root`` (a folder or ``s3://``)."""
+    repo, _ = repository_for_uri(settings.artifact_root, s3=settings.s3)
     return artifacts_router(repo)
 
 
@@ -61,9 +59,7 @@ def artifacts_router(repo: ArtifactRepository) -> APIRouter:
         add(file_route, proxy.download, methods=["GET"], include_in_schema=shown)
         add(file_route, proxy.upload, methods=["PUT"], include_in_schema=shown)
         add(file_route, proxy.delete, methods=["DELETE"], include_in_schema=shown)
-        for step in ("create", "complete", "abort"):
-            route = f"{prefix}/mpu/{step}/{{path:path}}"
-            add(route, proxy.multipart, methods=["POST"], include_in_schema=shown)
+        add_multipart_routes(router, prefix, repo)
         route = f"{prefix}/presigned/{{path:path}}"
         add(route, proxy.presigned, methods=["GET"], include_in_schema=shown)
     return router
@@ -91,17 +87,13 @@ class _Proxy:
     async def upload(self, path: str, request: Request) -> Response:
         if not normalize_artifact_path(path):  # checked before a byte of the body is read
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
-        body = _BlockingBody(request.stream())
+        body = BlockingBody(request.stream())
         await anyio.to_thread.run_sync(self._repo.put_stream, path, body)
         return _json({})
 
     async def delete(self, path: str) -> Response:
         await anyio.to_thread.run_sync(self._repo.delete, path)
         return _json({})
-
-    async def multipart(self, path: str) -> Response:
-        normalize_artifact_path(path)
-        raise FeatureNotImplemented(f"{_NO_MULTIPART}: Shipyard takes a single PUT for now")
 
     async def presigned(self, path: str) -> Response:
         normalize_artifact_path(path)
@@ -121,33 +113,6 @@ class _Proxy:
             token = page.next_page_token
             if not token:
                 return files
-
-
-class _BlockingBody(Iterator[bytes]):
-    """The request body as a blocking iterator, for a repository running in a worker thread.
-
-    Each ``next`` hops to the event loop and gathers about a megabyte, so a large upload costs
-    one thread hop per block rather than one per socket read, and memory stays at one block.
-    """
-
-    def __init__(self, stream: AsyncIterator[bytes]) -> None:
-        self._stream = stream
-        self._done = False
-
-    def __next__(self) -> bytes:
-        block = b"" if self._done else anyio.from_thread.run(self._next_block)
-        if not block:
-            self._done = True
-            raise StopIteration
-        return block
-
-    async def _next_block(self) -> bytes:
-        buffer = bytearray()
-        async for chunk in self._stream:
-            buffer += chunk
-            if len(buffer) >= _UPLOAD_BLOCK:
-                break
-        return bytes(buffer)
 
 
 def _media_type(path: str) -> str:

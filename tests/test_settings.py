@@ -1,0 +1,34 @@
+"""Settings read S3's configuration from the environment, hand it to workers, and keep secrets
+out of ``repr``."""
+
+from __future__ import annotations
+
+from shipyard.settings import S3Settings, Settings
+
+
+def test_s3_settings_from_env_prefer_shipyard_names() -> None:
+    env = {
+        "SHIPYARD_S3_ENDPOINT_URL": "http://minio:9000",
+        "MLFLOW_S3_ENDPOINT_URL": "http://ignored:1",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "AWS_ACCESS_KEY_ID": "AKIA",
+        "AWS_SECRET_ACCESS_KEY": "s3cr3t",
+        "MLFLOW_S3_IGNORE_TLS": "true",
+    }
+    s3 = Settings.from_env(env).s3
+    assert s3 == S3Settings("http://minio:9000", "eu-west-1", "AKIA", "s3cr3t", None, False)
+    assert "s3cr3t" not in repr(s3) and "s3cr3t" not in repr(Settings(s3=s3))
+
+
+def test_mlflow_and_aws_endpoint_names_are_understood() -> None:
+    assert S3Settings.from_env({"MLFLOW_S3_ENDPOINT_URL": "http://a"}).endpoint_url == "http://a"
+    assert S3Settings.from_env({"AWS_ENDPOINT_URL": "http://b"}).endpoint_url == "http://b"
+    assert S3Settings.from_env({}) == S3Settings()  # boto3's own chain decides
+
+
+def test_workers_get_the_same_s3_settings() -> None:
+    s3 = S3Settings("http://minio:9000", "us-east-1", "AKIA", "s3cr3t", "token", False)
+    env = Settings(artifact_root="s3://bucket/prefix", s3=s3).to_env()
+    back = Settings.from_env(env)
+    assert back.s3 == s3 and back.artifact_root == "s3://bucket/prefix"
+    assert "AWS_ACCESS_KEY_ID" not in Settings().to_env()  # unset stays unset
