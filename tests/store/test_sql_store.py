@@ -401,15 +401,43 @@ def test_search_bad_filter_names_token(service: TrackingService) -> None:
 
 
 def test_search_runs_is_sql_not_python(sql_store: SqlStore) -> None:
-    """The search statement carries the filter and ordering; nothing is filtered afterwards."""
+    """The search statements carry the filter and ordering; nothing is filtered afterwards."""
     from shipyard.store.sql._search import run_query
 
-    sql = str(
-        run_query(
-            [0], "metrics.acc > 0.5 AND params.m = 'x'", ViewType.ACTIVE_ONLY, ["metrics.acc DESC"]
-        ).compile()
+    phases = run_query(
+        [0], "metrics.acc > 0.5 AND params.m = 'x'", ViewType.ACTIVE_ONLY, ["metrics.acc DESC"]
     )
-    assert "latest_metrics" in sql and "params" in sql and "ORDER BY" in sql
+    for phase in phases:
+        sql = str(phase.compile())
+        assert "latest_metrics" in sql and "params" in sql and "ORDER BY" in sql
+
+
+@pytest.mark.parametrize("page_size", [1, 2, 3, 5, 7])
+def test_metric_ordering_pages_across_runs_with_and_without_it(
+    service: TrackingService, page_size: int
+) -> None:
+    """Runs with the metric come first in order, then those without (or NaN), on every page."""
+    expected_with = []
+    for i, acc in enumerate([0.3, None, 0.9, math.nan, 0.5, None, 0.7]):
+        run_id = _run(service, name=f"r{i}", start=100 + i)
+        if acc is not None:
+            service.log_batch(run_id, metrics=[Metric("acc", acc, 1, 0)])
+            if not math.isnan(acc):
+                expected_with.append((acc, f"r{i}"))
+    seen: list[str] = []
+    token = None
+    while True:
+        page = service.search_runs(
+            ["0"], order_by=["metrics.acc DESC"], max_results=page_size, page_token=token
+        )
+        seen += [r.info.run_name for r in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    ordered = [name for _, name in sorted(expected_with, reverse=True)]
+    assert seen[: len(ordered)] == ordered
+    # runs lacking a usable value follow, newest first
+    assert seen[len(ordered) :] == ["r5", "r3", "r1"]
 
 
 # -- concurrency ----------------------------------------------------------------------------------

@@ -13,16 +13,20 @@ from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    Connection,
+    Join,
     Select,
     and_,
     case,
     exists,
     false,
+    func,
     literal,
     not_,
     select,
     true,
 )
+from sqlalchemy.ext.compiler import compiles
 
 from shipyard.entities import ViewType
 from shipyard.errors import InvalidFilter
@@ -47,7 +51,7 @@ from shipyard.store.sql._schema import (
     tags,
 )
 
-__all__ = ["experiment_id_or_none", "experiment_query", "run_query"]
+__all__ = ["experiment_id_or_none", "experiment_query", "fetch_phases", "run_query"]
 
 _RUN_ATTRS: dict[str, Any] = {
     "run_id": runs.c.run_uuid,
@@ -178,9 +182,18 @@ def _nulls_last(expr: Any, missing: Any, ascending: bool) -> list[Any]:
     return [missing_first, expr.asc() if ascending else expr.desc()]
 
 
-def _run_order(q: Select[Any], order: Sequence[OrderBy]) -> Select[Any]:
-    clauses: list[Any] = []
-    for i, o in enumerate(order):
+def _orders_by_start(order: Sequence[OrderBy]) -> bool:
+    return any(o.kind == "attribute" and o.key == "start_time" for o in order)
+
+
+def _run_order(
+    q: Select[Any],
+    order: Sequence[OrderBy],
+    lead: Sequence[Any] = (),
+    start_time_seen: bool = False,
+) -> Select[Any]:
+    clauses: list[Any] = list(lead)
+    for i, o in enumerate(order, start=len(lead)):
         if o.kind == "attribute":
             col = _RUN_ATTRS[o.key]
             clauses += _nulls_last(col, col.is_(None), o.ascending)
@@ -192,10 +205,57 @@ def _run_order(q: Select[Any], order: Sequence[OrderBy]) -> Select[Any]:
         if o.kind == "metric":
             missing = missing | (alias.c.is_nan == true())
         clauses += _nulls_last(alias.c.value, missing, o.ascending)
-    if not any(o.kind == "attribute" and o.key == "start_time" for o in order):
+    if not start_time_seen and not any(
+        o.kind == "attribute" and o.key == "start_time" for o in order
+    ):
         clauses.append(runs.c.start_time.desc())
     clauses.append(runs.c.run_uuid.asc())
     return q.order_by(*clauses)
+
+
+class _DrivingJoin(Join):
+    """An inner join SQLite must evaluate left to right (``CROSS JOIN`` is its planner hint)."""
+
+    inherit_cache = True
+
+
+@compiles(_DrivingJoin)
+def _join_default(element: _DrivingJoin, compiler: Any, **kw: Any) -> str:
+    return str(compiler.visit_join(element, **kw))
+
+
+@compiles(_DrivingJoin, "sqlite")
+def _join_sqlite(element: _DrivingJoin, compiler: Any, **kw: Any) -> str:
+    kw["asfrom"] = True
+    left = compiler.process(element.left, **kw)
+    right = compiler.process(element.right, **kw)
+    return f"{left} CROSS JOIN {right} ON {compiler.process(element.onclause, **kw)}"
+
+
+def _selective(filters: Sequence[Comparison]) -> bool:
+    """A filter on run ids picks a handful of runs: better found by id than by metric order."""
+    return any(c.kind == "attribute" and c.key == "run_id" and c.op in ("=", "IN") for c in filters)
+
+
+def _metric_first(conds: Sequence[Any], order: Sequence[OrderBy]) -> list[Select[Any]]:
+    """Order by a metric as two phases: runs that have it, walked in the (key, value) index's
+    order so ``LIMIT`` stops early instead of sorting every run; then the runs that lack it."""
+    first, rest = order[0], order[1:]
+    lm = latest_metrics.alias("order_0")
+    on = and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == first.key)
+    present = select(*RUN_COLUMNS).select_from(_DrivingJoin(lm, runs, on))
+    present = present.where(lm.c.is_nan == false(), *conds)
+    value = lm.c.value.asc() if first.ascending else lm.c.value.desc()
+    seen = _orders_by_start(order)
+    lmc = latest_metrics.c
+    has_it = exists().where(
+        lmc.run_uuid == runs.c.run_uuid, lmc.key == first.key, lmc.is_nan == false()
+    )
+    absent = select(*RUN_COLUMNS).where(*conds, not_(has_it))
+    return [
+        _run_order(present, rest, lead=[value], start_time_seen=seen),
+        _run_order(absent, rest, lead=[literal(0)], start_time_seen=seen),
+    ]
 
 
 def run_query(
@@ -204,14 +264,38 @@ def run_query(
     view_type: ViewType,
     order_by: Sequence[str],
     dialect: str = "sqlite",
-) -> Select[Any]:
-    q = select(*RUN_COLUMNS).where(
+) -> list[Select[Any]]:
+    """The search as one or more queries whose results are concatenated in order (phases)."""
+    filters = parse_run_filter(filter_string)
+    conds = [
         runs.c.experiment_id.in_(list(experiment_ids)),
         runs.c.lifecycle_stage.in_(view_type.stages()),
-    )
-    for c in parse_run_filter(filter_string):
-        q = q.where(_run_cond(c, dialect))
-    return _run_order(q, parse_run_order_by(order_by))
+        *(_run_cond(c, dialect) for c in filters),
+    ]
+    order = parse_run_order_by(order_by)
+    if order and order[0].kind == "metric" and not _selective(filters):
+        return _metric_first(conds, order)
+    return [_run_order(select(*RUN_COLUMNS).where(*conds), order)]
+
+
+def fetch_phases(
+    conn: Connection, phases: Sequence[Select[Any]], offset: int, limit: int
+) -> list[Any]:
+    """Rows ``offset .. offset + limit`` of the phases' concatenation."""
+    rows: list[Any] = []
+    skip = offset
+    for i, query in enumerate(phases):
+        want = limit - len(rows)
+        if want <= 0:
+            break
+        got = conn.execute(query.offset(skip).limit(want)).all()
+        rows += got
+        if got:
+            skip = 0
+        elif skip and i < len(phases) - 1:
+            total = conn.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+            skip = max(0, skip - int(total or 0))
+    return rows
 
 
 def _experiment_cond(c: Comparison, dialect: str) -> ColumnElement[bool]:

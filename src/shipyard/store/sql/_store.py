@@ -41,6 +41,7 @@ from shipyard.store.search import decode_page_token, encode_page_token
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql import _search, _writes
 from shipyard.store.sql._engine import make_engine
+from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
 from shipyard.store.sql._rows import RUN_COLUMNS, load_experiments, load_runs, run_info
 from shipyard.store.sql._schema import experiment_tags, experiments, runs
@@ -64,8 +65,11 @@ def _exp_key(experiment_id: str) -> int:
     return key
 
 
-class SqlStore:
-    """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``)."""
+class SqlStore(LoggedModelStore):
+    """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``).
+
+    Logged models come from the ``LoggedModelStore`` mixin, on the same engine and transactions.
+    """
 
     def __init__(
         self,
@@ -359,6 +363,7 @@ class SqlStore:
                 _writes.insert_params(conn, run_id, params)
             if metrics:
                 _writes.insert_metrics(conn, run_id, metrics)
+                link_model_metrics(conn, run_id, metrics)
             if tags:
                 _writes.upsert_run_tags(conn, run_id, tags)
 
@@ -412,7 +417,7 @@ class SqlStore:
     ) -> Page[Run]:
         offset = decode_page_token(page_token)
         exp_ids = [_search.experiment_id_or_none(e) for e in experiment_ids]
-        query = _search.run_query(
+        phases = _search.run_query(
             [e for e in exp_ids if e is not None],
             filter_string,
             view_type,
@@ -420,7 +425,7 @@ class SqlStore:
             self.engine.dialect.name,
         )
         with self._read() as conn:
-            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
+            rows = _search.fetch_phases(conn, phases, offset, max_results + 1)
             items = load_runs(conn, rows[:max_results])
         token = encode_page_token(offset + max_results) if len(rows) > max_results else None
         return Page(items, token)
