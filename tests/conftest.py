@@ -210,3 +210,22 @@ def moto_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotoServer
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait(timeout=15)
+
+
+@dataclass(frozen=True)
+class S3Served:
+    """A live server whose ``--artifacts-destination`` is ``s3://bucket/served`` on moto."""
+
+    url: str
+    bucket: str
+
+
+@pytest.fixture(scope="session")
+def s3_live_server(
+    tmp_path_factory: pytest.TempPathFactory, moto_server: MotoServer
+) -> Iterator[S3Served]:
+    bucket = moto_server.new_bucket()
+    folder = tmp_path_factory.mktemp("s3-live-server")
+    server = start_server(folder, artifact_root=f"s3://{bucket}/served", env=moto_server.env)
+    yield S3Served(server.url, bucket)
+    server.stop()
