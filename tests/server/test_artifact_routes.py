@@ -15,6 +15,7 @@ import time
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -22,7 +23,7 @@ import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
-from shipyard.artifacts import LocalArtifactRepository
+from shipyard.artifacts import LocalArtifactRepository, S3ArtifactRepository
 from shipyard.errors import ShipyardError
 from shipyard.server._artifact_proxy import PROXY_PREFIXES, artifacts_router, create_router
 from shipyard.settings import Settings
@@ -176,6 +177,43 @@ def test_attacks_are_rejected(client: TestClient, jail: Path, attack: str, metho
     assert response.json()["message"].startswith("Invalid path")
     assert outside(jail) == before
     assert list((jail / "root").iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def s3_proxy(moto_server: Any) -> Iterator[tuple[TestClient, str, dict[str, bytes]]]:
+    """A proxy over ``s3://<bucket>/root``, with objects beside and inside the root."""
+    bucket = moto_server.new_bucket()
+    client = moto_server.client()
+    client.put_object(Bucket=bucket, Key="secret.txt", Body=b"top secret")
+    client.put_object(Bucket=bucket, Key="root/keep.txt", Body=b"keep")
+    client.put_object(Bucket=bucket, Key="rootless/x", Body=b"sibling prefix")
+    app = FastAPI()
+
+    @app.exception_handler(ShipyardError)
+    async def _error(_request: Request, exc: ShipyardError) -> Response:
+        return Response(orjson.dumps(exc.to_dict()), exc.http_status, media_type="application/json")
+
+    app.include_router(artifacts_router(S3ArtifactRepository(bucket, "root", moto_server.settings)))
+    with TestClient(app) as test_client:
+        yield test_client, bucket, moto_server.keys(bucket)
+
+
+@pytest.mark.parametrize("attack", ENCODED_ATTACKS)
+@pytest.mark.parametrize("method", ["GET", "PUT", "DELETE", "LIST", "MPU"])
+def test_attacks_on_s3_touch_nothing(
+    s3_proxy: tuple[TestClient, str, dict[str, bytes]], moto_server: Any, attack: str, method: str
+) -> None:
+    client, bucket, before = s3_proxy
+    if method == "LIST":
+        response = client.get(f"{API}/artifacts?path={attack}")
+    elif method == "MPU":
+        response = client.post(f"{API}/mpu/create/{attack}", json={"path": "f", "num_parts": 1})
+    else:
+        response = client.request(method, f"{API}/artifacts/{attack}", content=b"pwned")
+    assert response.status_code == 400, response.text
+    assert response.json()["message"].startswith("Invalid path")
+    assert moto_server.keys(bucket) == before
+    assert moto_server.client().list_multipart_uploads(Bucket=bucket).get("Uploads", []) == []
 
 
 def test_planted_symlink_is_not_followed(client: TestClient, jail: Path) -> None:
