@@ -8,8 +8,12 @@ from enum import StrEnum
 __all__ = [
     "Dataset",
     "DatasetInput",
+    "DatasetRef",
     "Experiment",
     "LifecycleStage",
+    "LoggedModel",
+    "LoggedModelOrderBy",
+    "LoggedModelStatus",
     "Metric",
     "Param",
     "Run",
@@ -65,10 +69,16 @@ class Param:
 
 @dataclass(frozen=True, slots=True)
 class Metric:
+    """One point; ``model_id`` (and the dataset it was computed on) links it to a logged model."""
+
     key: str
     value: float
     timestamp: int
     step: int = 0
+    model_id: str | None = None
+    dataset_name: str | None = None
+    dataset_digest: str | None = None
+    run_id: str | None = None
 
 
 @dataclass(slots=True)
@@ -125,3 +135,53 @@ class Run:
     inputs: list[DatasetInput] = field(default_factory=list)
     model_inputs: list[str] = field(default_factory=list)
     model_outputs: list[tuple[str, int]] = field(default_factory=list)
+
+
+class LoggedModelStatus(StrEnum):
+    """Where a logged model's upload stands; PENDING until the client finalizes it."""
+
+    PENDING = "PENDING"
+    READY = "READY"
+    FAILED = "FAILED"
+
+
+@dataclass(slots=True)
+class LoggedModel:
+    """A model logged to an experiment (MLflow 3), with its artifacts under ``artifact_uri``."""
+
+    model_id: str
+    experiment_id: str
+    name: str
+    artifact_uri: str
+    creation_time: int
+    last_updated_time: int
+    status: str = LoggedModelStatus.PENDING.value
+    model_type: str | None = None
+    source_run_id: str | None = None
+    status_message: str | None = None
+    lifecycle_stage: str = LifecycleStage.ACTIVE.value
+    tags: dict[str, str] = field(default_factory=dict)
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetRef:
+    """A dataset named in a logged-model search; no digest means any version of it."""
+
+    name: str
+    digest: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedModelOrderBy:
+    """One ordering of a logged-model search: an attribute or ``metrics.<key>``.
+
+    For a metric, ``dataset_name`` (and ``dataset_digest``) pick the points computed on that
+    dataset.
+    """
+
+    field: str
+    ascending: bool = True
+    dataset_name: str | None = None
+    dataset_digest: str | None = None

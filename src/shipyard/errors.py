@@ -17,7 +17,8 @@ one handler; the REST client turns responses back into the same classes.
     ├── BadRequest                     BAD_REQUEST               400
     ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
     │   ├── ExperimentNotFound
-    │   └── RunNotFound
+    │   ├── RunNotFound
+    │   └── LoggedModelNotFound
     ├── AlreadyExists                  RESOURCE_ALREADY_EXISTS   400
     ├── EndpointNotFound               ENDPOINT_NOT_FOUND        404
     ├── FeatureNotImplemented          NOT_IMPLEMENTED           501
@@ -44,6 +45,7 @@ __all__ = [
     "InvalidModel",
     "InvalidParameter",
     "InvalidPath",
+    "LoggedModelNotFound",
     "MissingDependency",
     "MissingRequiredTags",
     "NotFound",
@@ -134,6 +136,10 @@ class ExperimentNotFound(NotFound):
 
 
 class RunNotFound(NotFound):
+    pass
+
+
+class LoggedModelNotFound(NotFound):
     pass
 
 

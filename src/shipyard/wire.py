@@ -18,6 +18,8 @@ from shipyard.entities import (
     Dataset,
     DatasetInput,
     Experiment,
+    LoggedModel,
+    LoggedModelStatus,
     Metric,
     Param,
     Run,
@@ -37,6 +39,10 @@ __all__ = [
     "experiment_from_json",
     "experiment_to_json",
     "int64_from_json",
+    "logged_model_from_json",
+    "logged_model_status_from_json",
+    "logged_model_status_to_json",
+    "logged_model_to_json",
     "metric_from_json",
     "metric_to_json",
     "param_from_json",
@@ -139,12 +145,18 @@ def experiment_to_json(exp: Experiment) -> Json:
 
 
 def metric_to_json(m: Metric) -> Json:
-    return {
+    out: Json = {
         "key": m.key,
         "value": double_to_json(m.value),
         "timestamp": m.timestamp,
         "step": m.step,
     }
+    if m.model_id is not None:  # only points linked to a logged model carry these
+        _put(out, "dataset_name", m.dataset_name)
+        _put(out, "dataset_digest", m.dataset_digest)
+        out["model_id"] = m.model_id
+        _put(out, "run_id", m.run_id)
+    return out
 
 
 def run_info_to_json(info: RunInfo) -> Json:
@@ -230,12 +242,21 @@ def tags_from_json(items: Iterable[Mapping[str, Any]] | None) -> dict[str, str]:
     return {_str(t, "key"): _str(t, "value") for t in items or ()}
 
 
+def _opt_str(obj: Mapping[str, Any], key: str) -> str | None:
+    value = obj.get(key)
+    return None if value is None or value == "" else str(value)
+
+
 def metric_from_json(obj: Mapping[str, Any]) -> Metric:
     return Metric(
         key=_str(obj, "key"),
         value=double_from_json(obj.get("value", 0.0)),
         timestamp=int64_from_json(obj.get("timestamp", 0), "timestamp"),
         step=int64_from_json(obj.get("step", 0), "step"),
+        model_id=_opt_str(obj, "model_id"),
+        dataset_name=_opt_str(obj, "dataset_name"),
+        dataset_digest=_opt_str(obj, "dataset_digest"),
+        run_id=_opt_str(obj, "run_id"),
     )
 
 
@@ -295,4 +316,82 @@ def run_from_json(obj: Mapping[str, Any]) -> Run:
             (_str(m, "model_id"), int64_from_json(m.get("step", 0), "step"))
             for m in outputs.get("model_outputs") or ()
         ],
+    )
+
+
+# -- logged models (MLflow 3) -----------------------------------------------------------------
+# The wire spells statuses as protobuf enum names; proto JSON readers also take the numbers.
+_STATUS_TO_WIRE = {
+    LoggedModelStatus.PENDING.value: "LOGGED_MODEL_PENDING",
+    LoggedModelStatus.READY.value: "LOGGED_MODEL_READY",
+    LoggedModelStatus.FAILED.value: "LOGGED_MODEL_UPLOAD_FAILED",
+}
+_STATUS_FROM_WIRE: dict[object, str] = {
+    **{wire: ours for ours, wire in _STATUS_TO_WIRE.items()},
+    1: LoggedModelStatus.PENDING.value,
+    2: LoggedModelStatus.READY.value,
+    3: LoggedModelStatus.FAILED.value,
+}
+
+
+def logged_model_status_to_json(status: str) -> str:
+    return _STATUS_TO_WIRE.get(status, "LOGGED_MODEL_STATUS_UNSPECIFIED")
+
+
+def logged_model_status_from_json(value: object) -> str:
+    """A ``LoggedModelStatus`` value from the wire's name (or number); UNSPECIFIED is refused."""
+    found = _STATUS_FROM_WIRE.get(value) if isinstance(value, str | int) else None
+    if found is None or isinstance(value, bool):
+        allowed = ", ".join(_STATUS_TO_WIRE.values())
+        raise InvalidParameter(
+            f"Invalid value {value!r} for parameter 'status'; expected one of {allowed}."
+        )
+    return found
+
+
+def _status_or_pending(value: object) -> str:
+    found = _STATUS_FROM_WIRE.get(value) if isinstance(value, str | int) else None
+    return found or LoggedModelStatus.PENDING.value
+
+
+def logged_model_to_json(model: LoggedModel) -> Json:
+    info: Json = {
+        "model_id": model.model_id,
+        "experiment_id": model.experiment_id,
+        "name": model.name,
+        "creation_timestamp_ms": model.creation_time,
+        "last_updated_timestamp_ms": model.last_updated_time,
+        "artifact_uri": model.artifact_uri,
+        "status": logged_model_status_to_json(model.status),
+    }
+    _put(info, "model_type", model.model_type)
+    _put(info, "source_run_id", model.source_run_id)
+    _put(info, "status_message", model.status_message)
+    if model.tags:
+        info["tags"] = tags_to_json(model.tags)
+    data: Json = {}
+    if model.params:
+        data["params"] = tags_to_json(model.params)
+    if model.metrics:
+        data["metrics"] = [metric_to_json(m) for m in model.metrics]
+    return {"info": info, "data": data}
+
+
+def logged_model_from_json(obj: Mapping[str, Any]) -> LoggedModel:
+    info = obj.get("info") or {}
+    data = obj.get("data") or {}
+    return LoggedModel(
+        model_id=_str(info, "model_id"),
+        experiment_id=_str(info, "experiment_id"),
+        name=_str(info, "name"),
+        artifact_uri=_str(info, "artifact_uri"),
+        creation_time=_opt_int(info, "creation_timestamp_ms") or 0,
+        last_updated_time=_opt_int(info, "last_updated_timestamp_ms") or 0,
+        status=_status_or_pending(info.get("status")),
+        model_type=_opt_str(info, "model_type"),
+        source_run_id=_opt_str(info, "source_run_id"),
+        status_message=_opt_str(info, "status_message"),
+        tags=tags_from_json(info.get("tags")),
+        params=tags_from_json(data.get("params")),
+        metrics=[metric_from_json(m) for m in data.get("metrics") or ()],
     )

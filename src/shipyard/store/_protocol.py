@@ -11,7 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Generic, Protocol, TypeVar
 
-from shipyard.entities import DatasetInput, Experiment, Metric, Param, Run, RunInfo, Tag, ViewType
+from shipyard.entities import (
+    DatasetInput,
+    DatasetRef,
+    Experiment,
+    LoggedModel,
+    LoggedModelOrderBy,
+    Metric,
+    Param,
+    Run,
+    RunInfo,
+    Tag,
+    ViewType,
+)
 
 __all__ = ["Page", "TrackingStore"]
 
@@ -92,3 +104,29 @@ class TrackingStore(Protocol):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]: ...
+
+    # logged models (MLflow 3); ``status`` is a ``LoggedModelStatus`` value
+    def create_logged_model(
+        self,
+        experiment_id: str,
+        name: str | None = None,
+        source_run_id: str | None = None,
+        tags: Sequence[Tag] = (),
+        params: Sequence[Param] = (),
+        model_type: str | None = None,
+    ) -> LoggedModel: ...
+    def get_logged_model(self, model_id: str, allow_deleted: bool = False) -> LoggedModel: ...
+    def finalize_logged_model(self, model_id: str, status: str) -> LoggedModel: ...
+    def delete_logged_model(self, model_id: str) -> None: ...
+    def set_logged_model_tags(self, model_id: str, tags: Sequence[Tag]) -> None: ...
+    def delete_logged_model_tag(self, model_id: str, key: str) -> None: ...
+    def log_logged_model_params(self, model_id: str, params: Sequence[Param]) -> None: ...
+    def search_logged_models(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        datasets: Sequence[DatasetRef] = (),
+        max_results: int = 100,
+        order_by: Sequence[LoggedModelOrderBy] = (),
+        page_token: str | None = None,
+    ) -> Page[LoggedModel]: ...

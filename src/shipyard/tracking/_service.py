@@ -23,6 +23,7 @@ from shipyard.errors import InvalidParameter
 from shipyard.settings import Limits
 from shipyard.store._protocol import Page, TrackingStore
 from shipyard.tracking import _validation as v
+from shipyard.tracking._logged_models import LoggedModelRules, check_linked_metrics
 from shipyard.tracking._names import random_run_name
 from shipyard.tracking._required_tags import check_required_tags
 
@@ -40,8 +41,11 @@ def _check_max_results(max_results: int, limit: int) -> int:
     return max_results
 
 
-class TrackingService:
-    """Implements ``TrackingStore`` by validating input, then delegating to ``store``."""
+class TrackingService(LoggedModelRules):
+    """Implements ``TrackingStore`` by validating input, then delegating to ``store``.
+
+    The logged-model methods come from ``LoggedModelRules``.
+    """
 
     def __init__(self, store: TrackingStore, limits: Limits | None = None) -> None:
         self.store = store
@@ -146,6 +150,7 @@ class TrackingService:
     ) -> None:
         v.check_run_id(run_id)
         checked_params, checked_tags = v.check_batch(metrics, params, tags, self.limits)
+        check_linked_metrics(metrics)
         if metrics or checked_params or checked_tags:
             self.store.log_batch(run_id, metrics, checked_params, checked_tags)
 

@@ -24,6 +24,7 @@ from shipyard.store.search._lexer import (
 
 __all__ = [
     "EXPERIMENTS",
+    "LOGGED_MODELS",
     "MODEL_VERSIONS",
     "REGISTERED_MODELS",
     "RUNS",
@@ -33,6 +34,8 @@ __all__ = [
     "parse_experiment_filter",
     "parse_experiment_order_by",
     "parse_filter",
+    "parse_logged_model_filter",
+    "parse_logged_model_order_by",
     "parse_model_version_filter",
     "parse_order_by",
     "parse_registered_model_filter",
@@ -166,6 +169,33 @@ MODEL_VERSIONS = EntitySpec(
     },
 )
 
+LOGGED_MODELS = EntitySpec(
+    name="logged models",
+    kinds={
+        "attribute": KindSpec(
+            keys={
+                "name": _STRING_IN,
+                "model_id": _ID,
+                "model_type": _STRING,
+                "status": _STRING_IN,
+                "source_run_id": _ID,
+                "creation_timestamp": _NUMERIC,
+                "last_updated_timestamp": _NUMERIC,
+            },
+            aliases={
+                "creation_time": "creation_timestamp",
+                "creation_timestamp_ms": "creation_timestamp",
+                "last_updated_time": "last_updated_timestamp",
+                "last_updated_timestamp_ms": "last_updated_timestamp",
+            },
+        ),
+        "metric": KindSpec(any_key=_NUMERIC),
+        "param": KindSpec(any_key=_STRING),
+        "tag": KindSpec(any_key=_STRING),
+    },
+    order_kinds=frozenset({"attribute", "metric"}),
+)
+
 
 class _Stream:
     """A cursor over the tokens of one text, which builds errors that quote that text."""
@@ -264,6 +294,16 @@ def parse_registered_model_filter(text: str | None) -> list[Comparison]:
 def parse_model_version_filter(text: str | None) -> list[Comparison]:
     """``filter`` of ``model-versions/search``; the table is provisional until the registry."""
     return parse_filter(text, MODEL_VERSIONS)
+
+
+def parse_logged_model_filter(text: str | None) -> list[Comparison]:
+    """``filter`` of ``logged-models/search``."""
+    return parse_filter(text, LOGGED_MODELS)
+
+
+def parse_logged_model_order_by(clauses: Sequence[str]) -> list[OrderBy]:
+    """``order_by[].field_name`` of ``logged-models/search``: attributes and metrics."""
+    return parse_order_by(clauses, LOGGED_MODELS)
 
 
 def parse_run_order_by(clauses: Sequence[str]) -> list[OrderBy]:

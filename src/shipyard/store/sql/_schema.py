@@ -31,6 +31,10 @@ __all__ = [
     "experiments",
     "input_tags",
     "latest_metrics",
+    "logged_model_metrics",
+    "logged_model_params",
+    "logged_model_tags",
+    "logged_models",
     "metadata",
     "metrics",
     "params",
@@ -201,4 +205,78 @@ run_model_io = Table(
     Column("direction", String(6), nullable=False),
     Column("step", BigInteger, nullable=False, default=0),
     PrimaryKeyConstraint("run_uuid", "model_id", "direction"),
+)
+
+
+# -- logged models (MLflow 3) -------------------------------------------------------------------
+# A model logged to an experiment, optionally from a run (no foreign key: the model outlives
+# a purged run). Its artifacts live under ``artifact_location``.
+logged_models = Table(
+    "logged_models",
+    metadata,
+    Column("model_id", String(64), primary_key=True),
+    Column(
+        "experiment_id",
+        Integer,
+        ForeignKey("experiments.experiment_id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("name", String(500), nullable=False),
+    Column("artifact_location", String(2000), nullable=False),
+    Column("creation_timestamp_ms", BigInteger, nullable=False),
+    Column("last_updated_timestamp_ms", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("lifecycle_stage", String(32), nullable=False, default="active"),
+    Column("model_type", String(500)),
+    Column("source_run_id", String(32)),
+    Column("status_message", String(1000)),
+    Index("ix_logged_models_experiment_created", "experiment_id", "creation_timestamp_ms"),
+    Index("ix_logged_models_source_run", "source_run_id"),
+)
+
+
+def _model_fk() -> Column[str]:
+    return Column(
+        "model_id",
+        String(64),
+        ForeignKey("logged_models.model_id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+logged_model_tags = Table(
+    "logged_model_tags",
+    metadata,
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+logged_model_params = Table(
+    "logged_model_params",
+    metadata,
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+# Metric points linked to a model (logged with a model_id), with the run and the dataset they
+# come from. No dataset is stored as '' so the columns can be part of the primary key.
+logged_model_metrics = Table(
+    "logged_model_metrics",
+    metadata,
+    _model_fk(),
+    Column("key", String(250), nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    _run_fk(),
+    Column("dataset_name", String(500), nullable=False),
+    Column("dataset_digest", String(36), nullable=False),
+    Column("value", Float(precision=53), nullable=False),
+    Column("is_nan", Boolean, nullable=False, default=False),
+    PrimaryKeyConstraint(
+        "model_id", "key", "timestamp", "step", "run_uuid", "dataset_name", "dataset_digest"
+    ),
 )
