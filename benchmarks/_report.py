@@ -123,7 +123,8 @@ def summary_rows(
         for variant in [v for (k, v) in keys if k == wl.key]:
             found = {s: _find(results, wl.key, s, backend, variant) for s in LABELS}
             cells = [
-                _summary_cell(found[s], wl, pending if s == "shipyard" else "n/a") for s in LABELS
+                _summary_cell(_exact(found[s], variant), wl, pending if s == "shipyard" else "n/a")
+                for s in LABELS
             ]
             ship = found["shipyard"]
             ship_value = None if ship is None or ship.missing else ship.median
@@ -133,6 +134,11 @@ def summary_rows(
             title = f"{wl.title}{f' [{variant}]' if variant else ''} ({wl.unit})"
             rows.append([title, *cells, *ratios])
     return rows
+
+
+def _exact(result: Result | None, variant: str) -> Result | None:
+    """Only the row of this variant: FastTrackML has no "1 worker" row to show twice."""
+    return result if result is not None and result.variant == variant else None
 
 
 def _median(result: Result | None) -> float | None:

@@ -338,7 +338,7 @@ def make_workloads(sizes: Sizes) -> list[Workload]:
     return [
         Workload("log_batch", f"log-batch of {sizes.batch_points} metric points",
                  "points/s", True, False, wl_log_batch),
-        Workload("log_metric", "single log-metric latency (keep-alive)",
+        Workload("log_metric", "single log-metric latency",
                  "ms", False, True, wl_log_metric),
         Workload("log_metric_fresh", "single log-metric latency (new connection per call)",
                  "ms", False, True, fresh),

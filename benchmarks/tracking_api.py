@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import datetime as dt
+import json
 import os
 import platform
 import shlex
@@ -70,6 +71,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--no-install", action="store_true", help="don't create reference venvs")
     p.add_argument("--out", type=Path, default=None, help="JSON result path")
+    p.add_argument("--report", type=Path, default=None, help="only print the tables of a JSON")
     args = p.parse_args(argv)
     args.server_list = [s.strip() for s in args.servers.split(",") if s.strip()]
     unknown = set(args.server_list) - set(SERVERS)
@@ -121,29 +123,29 @@ def run_instance(
     ctx: RunContext, server: str, backend: Backend, variant: str, workloads: list[Workload]
 ) -> list[Result]:
     """Start one server on a fresh database, run `workloads`, stop it."""
-    base = {"server": server, "backend": backend.kind, "variant": variant}
+
+    def new(key: str, missing: str | None = None) -> Result:
+        return Result(key, server, backend.kind, variant, missing=missing)
+
     exe = executable(server, install=not ctx.args.no_install)
     if exe is None or not runnable(server, exe):
         print(f"  {LABELS[server]}: not installed or not runnable -> n/a", flush=True)
-        return [Result(workload=w.key, missing="n/a", **base) for w in workloads]
+        return [new(w.key, "n/a") for w in workloads]
     workers = 1 if variant == ONE_WORKER else ctx.args.workers
     tag = f"{server}{'-w1' if variant else ''}"
     workdir = ctx.run_dir / backend.kind / tag
     print(f"  {LABELS[server]}{f' ({variant})' if variant else ''} [{backend.kind}]", flush=True)
-    results = []
+    results: list[Result] = []
     try:
         with run_server(server, exe, backend, workdir, workers) as srv:
             time.sleep(2.0)  # let every worker process finish booting
             for wl in workloads:
-                result = Result(workload=wl.key, **base)
-                results.append(run_workload(wl, srv.port, ctx.sizes, ctx.args.repeat, result))
+                results.append(run_workload(wl, srv.port, ctx.sizes, ctx.args.repeat, new(wl.key)))
     except Exception as exc:
         print(f"    server failed: {exc}", flush=True)
         done = {r.workload for r in results}
         msg = f"{type(exc).__name__}: {exc}"[:500]
-        results += [
-            Result(workload=w.key, missing=msg, **base) for w in workloads if w.key not in done
-        ]
+        results += [new(w.key, msg) for w in workloads if w.key not in done]
     return results
 
 
@@ -242,8 +244,23 @@ def print_report(results: list[Result], workloads: list[Workload], backends: lis
         print(markdown_table(SUMMARY_HEADER, summary_rows(results, workloads, kind, "n/a")))
 
 
+def report_only(path: Path) -> int:
+    doc = json.loads(path.read_text())
+    results = [Result(**r) for r in doc["results"]]
+    sizes = Sizes(**doc["meta"]["sizes"])
+    keys = {r.workload for r in results}
+    workloads = [w for w in make_workloads(sizes) if w.key in keys]
+    backends = list(dict.fromkeys(r.backend for r in results))
+    print(f"[bench] {doc['meta']['command']}  ({doc['meta']['date']})")
+    print_limits(doc["limits"])
+    print_report(results, workloads, backends)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        return report_only(args.report)
     Api.fresh_default = args.connection == "fresh"
     ctx = RunContext(args)
     workloads = selected_workloads(args, ctx.sizes)
