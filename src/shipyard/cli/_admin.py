@@ -5,8 +5,9 @@ from __future__ import annotations
 import re
 
 import typer
+from rich.filesize import decimal
 
-from shipyard.cli._common import console, handle_errors
+from shipyard.cli._common import console, err_console, handle_errors
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Settings
 from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
@@ -59,7 +60,8 @@ def gc(
         None,
         "--artifacts-destination",
         "--default-artifact-root",
-        help="The server's artifact folder (default: $SHIPYARD_ARTIFACT_ROOT).",
+        help="The server's artifact root, a folder or s3://bucket/prefix "
+        "(default: $SHIPYARD_ARTIFACT_ROOT).",
     ),
     older_than: str | None = typer.Option(
         None, help="Only runs deleted at least this long ago, e.g. 30d, 12h."
@@ -69,17 +71,21 @@ def gc(
 ) -> None:
     """Permanently remove deleted runs and experiments, with their artifacts."""  # fmt: skip
     settings = Settings.from_env()
-    store = SqlStore(_db_uri(backend_store_uri), artifact_root or settings.artifact_root)
+    root = artifact_root or settings.artifact_root
+    store = SqlStore(_db_uri(backend_store_uri), root)
     report = collect_garbage(
         store,
-        artifact_root or settings.artifact_root,
+        root,
         parse_duration(older_than) if older_than else None,
         [r for r in (run_ids or "").split(",") if r],
         [e for e in (experiment_ids or "").split(",") if e],
+        s3=settings.s3,
     )
     console.print(
         f"removed {len(report.runs)} run(s) and {len(report.experiments)} experiment(s); "
-        f"freed {report.bytes_freed} bytes of artifacts"
+        f"freed {report.bytes_freed} bytes ({decimal(report.bytes_freed)}) of artifacts"
     )
     for uri in report.skipped_artifacts:
-        console.print(f"[yellow]left artifacts not on this machine:[/yellow] {uri}")
+        console.print(f"[yellow]left artifacts outside {root}:[/yellow] {uri}")
+    for failure in report.failed_artifacts:
+        err_console.print(f"[red]could not delete artifacts[/red] {failure}")

@@ -1,15 +1,32 @@
-"""Garbage collection: permanently remove deleted runs and experiments, and their artifacts."""
+"""Garbage collection: permanently remove deleted runs and experiments, and their artifacts.
+
+Artifacts are deleted through the artifact layer, so a local folder and S3 are collected alike.
+Every deletion goes through the repository of the artifact root (the server's
+``--artifacts-destination``): a run's ``mlflow-artifacts:`` URI is a path below it, and a
+``file:`` or ``s3://`` URI counts only if it lies below it too. Whatever the database says,
+nothing outside the artifact root is deleted; such locations are reported as skipped. The bytes
+freed are summed from listings just before each deletion.
+"""
 
 from __future__ import annotations
 
-import shutil
+import posixpath
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from shipyard.artifacts import (
+    PROXY_SCHEME,
+    ArtifactRepository,
+    normalize_artifact_path,
+    parse_artifact_uri,
+    repository_for_uri,
+)
+from shipyard.errors import NotFound, ShipyardError
+from shipyard.settings import S3Settings
 from shipyard.store.sql import SqlStore
 
-__all__ = ["GcReport", "collect_garbage"]
+__all__ = ["ArtifactRoot", "GcReport", "collect_garbage"]
 
 
 @dataclass(slots=True)
@@ -18,30 +35,43 @@ class GcReport:
     experiments: list[str] = field(default_factory=list)
     bytes_freed: int = 0
     skipped_artifacts: list[str] = field(default_factory=list)
+    failed_artifacts: list[str] = field(default_factory=list)
 
 
-def _local_artifact_dir(uri: str, artifact_root: Path) -> Path | None:
-    """The folder behind a run's artifact URI, when it is on this machine's disk."""
-    if uri.startswith("mlflow-artifacts:"):
-        rel = uri.removeprefix("mlflow-artifacts:").lstrip("/")
-        path = (artifact_root / rel).resolve()
-    elif uri.startswith("file://"):
-        path = Path(uri.removeprefix("file://")).resolve()
-    elif "://" not in uri and uri:
-        path = Path(uri).resolve()
-    else:
+class ArtifactRoot:
+    """The artifact root's repository, and which artifact URIs lie below it."""
+
+    def __init__(self, uri: str, s3: S3Settings | None = None) -> None:
+        self._root = parse_artifact_uri(uri)
+        self.repo: ArtifactRepository = repository_for_uri(uri, s3=s3)[0]
+
+    def relative(self, uri: str) -> str | None:
+        """``uri`` as a path below the root (never the root itself), or None if elsewhere."""
+        try:
+            parsed = parse_artifact_uri(uri)
+            if parsed.scheme == PROXY_SCHEME and not parsed.netloc:
+                return parsed.path or None
+            if parsed.scheme != self._root.scheme:
+                return None
+            if parsed.scheme == "file":
+                return self._below_folder(parsed.path)
+            if parsed.scheme == "s3" and parsed.netloc == self._root.netloc:
+                return self._below_prefix(parsed.path)
+        except ShipyardError:  # an unparseable location is never deleted
+            return None
         return None
-    root = artifact_root.resolve()
-    # Only ever delete below the artifact root, whatever the database says.
-    return path if path.is_relative_to(root) and path != root else None
 
+    def _below_folder(self, path: str) -> str | None:
+        root, target = Path(self._root.path).resolve(), Path(path).resolve()
+        if root not in target.parents:
+            return None
+        return normalize_artifact_path(target.relative_to(root).as_posix()) or None
 
-def _remove(path: Path) -> int:
-    if not path.exists():
-        return 0
-    size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
-    shutil.rmtree(path)
-    return size
+    def _below_prefix(self, key: str) -> str | None:
+        prefix = self._root.path
+        if prefix and not key.startswith(prefix + "/"):
+            return None
+        return normalize_artifact_path(key[len(prefix) :].lstrip("/")) or None
 
 
 def collect_garbage(
@@ -50,23 +80,63 @@ def collect_garbage(
     older_than_ms: int | None = None,
     run_ids: Sequence[str] = (),
     experiment_ids: Sequence[str] = (),
+    *,
+    s3: S3Settings | None = None,
 ) -> GcReport:
     report = GcReport()
-    removed: list[tuple[str, str]] = []
+    root = ArtifactRoot(artifact_root, s3)
     targets_given = bool(run_ids or experiment_ids)
     runs = list(run_ids) if targets_given else store.deleted_run_ids(older_than_ms)
-    removed += store.purge_runs(runs)
+    for run_id, uri in store.purge_runs(runs):
+        report.runs.append(run_id)
+        _free(root, _run_folder(uri, run_id), report)
     exps = list(experiment_ids) if targets_given else store.deleted_experiment_ids()
     for exp_id in exps:
-        removed += store.purge_experiment(exp_id)
+        location = store.get_experiment(exp_id).artifact_location
+        for run_id, uri in store.purge_experiment(exp_id):
+            report.runs.append(run_id)
+            _free(root, _run_folder(uri, run_id), report)
         report.experiments.append(exp_id)
-    root = Path(artifact_root)
-    for run_id, uri in removed:
-        report.runs.append(run_id)
-        folder = _local_artifact_dir(uri, root)
-        if folder is None:
-            if uri:
-                report.skipped_artifacts.append(uri)
-            continue
-        report.bytes_freed += _remove(folder.parent if folder.name == "artifacts" else folder)
+        _free(root, location, report)
     return report
+
+
+def _run_folder(uri: str, run_id: str) -> str:
+    """``<exp>/<run_id>/artifacts`` is collected as ``<exp>/<run_id>`` (the whole run folder)."""
+    parent, name = posixpath.split(uri.rstrip("/"))
+    return parent if name == "artifacts" and posixpath.basename(parent) == run_id else uri
+
+
+def _free(root: ArtifactRoot, uri: str, report: GcReport) -> None:
+    if not uri:
+        return
+    path = root.relative(uri)
+    if path is None:
+        report.skipped_artifacts.append(uri)
+        return
+    try:
+        size = _tree_size(root.repo, path)
+        root.repo.delete(path)
+    except ShipyardError as exc:
+        report.failed_artifacts.append(f"{uri}: {exc.message}")
+        return
+    report.bytes_freed += size
+
+
+def _tree_size(repo: ArtifactRepository, path: str) -> int:
+    try:
+        info = repo.info(path)
+    except NotFound:
+        return 0
+    return _folder_size(repo, path) if info.is_dir else info.file_size or 0
+
+
+def _folder_size(repo: ArtifactRepository, path: str) -> int:
+    total, token = 0, None
+    while True:
+        page = repo.list(path, page_token=token)
+        for entry in page.items:
+            total += _folder_size(repo, entry.path) if entry.is_dir else entry.file_size or 0
+        token = page.next_page_token
+        if not token:
+            return total
