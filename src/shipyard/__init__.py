@@ -6,6 +6,9 @@
 ...     shipyard.log_metric("loss", 0.3, step=1)
 """
 
+import importlib
+from typing import Any
+
 from shipyard._version import __version__
 from shipyard.client import (
     ActiveRun,
@@ -61,3 +64,11 @@ __all__ = [
     "set_tracking_uri",
     "start_run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``shipyard.sklearn`` and ``shipyard.pyfunc`` on first use, so ``import shipyard`` stays
+    free of scikit-learn and skops."""
+    if name in ("pyfunc", "sklearn"):
+        return importlib.import_module(f"shipyard.{name}")
+    raise AttributeError(f"module 'shipyard' has no attribute {name!r}")

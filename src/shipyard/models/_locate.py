@@ -1,0 +1,222 @@
+"""Model URIs: where a package's folder is, and bringing it to this machine.
+
+| URI | resolved through |
+|---|---|
+| a path, ``file:///...`` | used in place |
+| ``runs:/<run_id>/<path>`` | the run's ``artifact_uri`` (a ``Client`` on the tracking URI) |
+| ``models:/m-<id>[/<path>]`` | ``GET /api/2.0/mlflow/logged-models/<id>`` on a tracking server |
+| ``mlflow-artifacts:/...`` | the tracking server's artifact proxy |
+| ``s3://``, ``http(s)://.../mlflow-artifacts/artifacts/...`` | the artifacts layer directly |
+
+``models:/<name>/<version>`` and ``models:/<name>@<alias>`` need the model registry, which does
+not exist yet: they fail with ``FeatureNotImplemented`` saying what to use instead.
+
+This module and ``_logging`` are the only parts of ``models/`` that reach up to the tracking
+client: a model package itself is a folder and knows nothing of runs, HTTP or databases.
+Downloads land in a private temporary folder (mode 0700, so no other user can swap a file in
+before it is unpickled: CVE-2025-10279) that lives as long as the loaded model.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+from shipyard import artifacts
+from shipyard.artifacts import normalize_artifact_path, parse_artifact_uri
+from shipyard.client import Client, get_tracking_uri
+from shipyard.client._backend import is_remote
+from shipyard.client._rest import RestStore
+from shipyard.errors import (
+    FeatureNotImplemented,
+    InvalidModel,
+    InvalidParameter,
+    ShipyardError,
+    error_for_code,
+)
+from shipyard.settings import Settings
+
+__all__ = ["LocalPackage", "download_package", "open_package"]
+
+_RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
+_LOGGED_MODEL_ID = re.compile(r"^m-[A-Za-z0-9]{1,64}$")
+_LOGGED_MODELS_API = "/api/2.0/mlflow/logged-models/"
+
+
+@dataclass(frozen=True, slots=True)
+class _Remote:
+    """A package that lives in an artifact store: ``artifact_uri`` + ``path`` via ``target``."""
+
+    target: str | None  # the tracking server for mlflow-artifacts: URIs, else None
+    artifact_uri: str
+    path: str
+    http: httpx.Client | None = None
+
+
+class LocalPackage:
+    """A package folder on this machine; ``close()`` removes it if it was downloaded."""
+
+    def __init__(self, path: Path, scratch: tempfile.TemporaryDirectory[str] | None) -> None:
+        self.path = path
+        self._scratch = scratch
+
+    def close(self) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    def __enter__(self) -> LocalPackage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open_package(
+    uri: str,
+    settings: Settings,
+    tracking_uri: str | None = None,
+    files: Sequence[str] | None = None,
+) -> LocalPackage:
+    """The package at ``uri`` as a local folder (only ``files`` of it, if given)."""
+    source = _resolve(uri, settings, tracking_uri)
+    if isinstance(source, Path):
+        return LocalPackage(source, None)
+    scratch = tempfile.TemporaryDirectory(prefix="shipyard-model-")
+    try:
+        return LocalPackage(_fetch(uri, source, Path(scratch.name), settings, files), scratch)
+    except BaseException:
+        scratch.cleanup()
+        raise
+
+
+def download_package(
+    uri: str, dst: str | Path, settings: Settings, tracking_uri: str | None = None
+) -> Path:
+    """Copy the package at ``uri`` to folder ``dst`` (absent or empty); returns ``dst``."""
+    target = Path(dst).resolve()
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise InvalidParameter(f"{str(target)!r} exists and is not an empty folder")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    source = _resolve(uri, settings, tracking_uri)
+    if isinstance(source, Path):
+        source = _Remote(None, str(source.resolve()), "")
+    with tempfile.TemporaryDirectory(prefix=".shipyard-download-", dir=target.parent) as scratch:
+        folder = _fetch(uri, source, Path(scratch), settings, None)
+        if target.exists():
+            target.rmdir()
+        folder.rename(target)
+    return target
+
+
+def _fetch(
+    uri: str, source: _Remote, scratch: Path, settings: Settings, files: Sequence[str] | None
+) -> Path:
+    def get(path: str) -> Path:
+        return artifacts.download_artifacts(
+            source.target, source.artifact_uri, path, scratch, http=source.http, s3=settings.s3
+        )
+
+    if files is None:
+        folder = get(source.path)
+    else:
+        folder = scratch / source.path
+        for name in files:
+            try:
+                get(posixpath.join(source.path, name) if source.path else name)
+            except (ShipyardError, OSError):
+                continue  # read_manifest names what is missing
+    if not folder.exists():
+        raise InvalidModel(f"There is no model package at {uri!r}")
+    return folder
+
+
+def _resolve(uri: str, settings: Settings, tracking_uri: str | None) -> Path | _Remote:
+    if uri.startswith("runs:/"):
+        return _run_source(uri, settings, tracking_uri)
+    if uri.startswith("models:/"):
+        return _model_source(uri, settings, tracking_uri)
+    parsed = parse_artifact_uri(uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path)
+    if parsed.scheme == artifacts.PROXY_SCHEME:
+        client = _client(settings, tracking_uri)
+        if not is_remote(client.tracking_uri):
+            raise InvalidParameter(
+                f"{uri!r} is served by a tracking server: set the tracking URI to that server "
+                "(shipyard.set_tracking_uri or SHIPYARD_TRACKING_URI) to load it"
+            )
+        return _Remote(client.tracking_uri, uri, "", _http(client))
+    return _Remote(None, uri, "")
+
+
+def _client(settings: Settings, tracking_uri: str | None) -> Client:
+    return Client(tracking_uri or get_tracking_uri(), settings)
+
+
+def _http(client: Client) -> httpx.Client | None:
+    return client.store.http if isinstance(client.store, RestStore) else None
+
+
+def _run_source(uri: str, settings: Settings, tracking_uri: str | None) -> Path | _Remote:
+    run_id, _, path = uri.removeprefix("runs:/").lstrip("/").partition("/")
+    if not _RUN_ID.match(run_id):
+        raise InvalidParameter(f"{uri!r} is not a runs:/<run_id>/<path> URI")
+    relative = normalize_artifact_path(path)
+    client = _client(settings, tracking_uri)
+    return _artifact_source(client, client.get_run(run_id).info.artifact_uri, relative)
+
+
+def _artifact_source(client: Client, artifact_uri: str, path: str) -> Path | _Remote:
+    parsed = parse_artifact_uri(artifact_uri)
+    if parsed.scheme == "file":
+        return Path(parsed.path) / path if path else Path(parsed.path)
+    target = client.tracking_uri if is_remote(client.tracking_uri) else None
+    return _Remote(target, artifact_uri, path, _http(client))
+
+
+def _model_source(uri: str, settings: Settings, tracking_uri: str | None) -> Path | _Remote:
+    ref, _, path = uri.removeprefix("models:/").lstrip("/").partition("/")
+    if not _LOGGED_MODEL_ID.match(ref):
+        raise FeatureNotImplemented(
+            f"Cannot load {uri!r}: models:/<name>/<version> and models:/<name>@<alias> need the "
+            "model registry, which Shipyard does not have yet. Load the model by its run "
+            "(runs:/<run_id>/<path>) or by its logged-model id (models:/m-<id>)."
+        )
+    client = _client(settings, tracking_uri)
+    if not is_remote(client.tracking_uri):
+        raise FeatureNotImplemented(
+            f"Cannot load {uri!r}: logged-model ids resolve through a tracking server; set the "
+            "tracking URI to one, or load the model by its run (runs:/<run_id>/<path>)"
+        )
+    artifact_uri = _logged_model_artifact_uri(client, ref, settings)
+    return _artifact_source(client, artifact_uri, normalize_artifact_path(path))
+
+
+def _logged_model_artifact_uri(client: Client, model_id: str, settings: Settings) -> str:
+    url = client.tracking_uri.rstrip("/") + _LOGGED_MODELS_API + model_id
+    http = _http(client) or httpx.Client(timeout=settings.http_timeout)
+    response = http.get(url)
+    try:
+        body = orjson.loads(response.content) if response.content else {}
+    except orjson.JSONDecodeError:
+        body = {}
+    code = body.get("error_code") if isinstance(body, dict) else None
+    if response.status_code == 404 and code in (None, "ENDPOINT_NOT_FOUND"):
+        raise FeatureNotImplemented(
+            f"The tracking server at {client.tracking_uri} does not offer logged models "
+            f"(GET {_LOGGED_MODELS_API}<id>); load the model by its run (runs:/<run_id>/<path>)"
+        )
+    if isinstance(code, str):
+        raise error_for_code(code, str(body.get("message", "")))
+    info = body.get("model", {}).get("info", {}) if isinstance(body, dict) else {}
+    if response.status_code != 200 or not isinstance(info.get("artifact_uri"), str):
+        raise ShipyardError(f"GET {url} answered {response.status_code} without an artifact_uri")
+    artifact_uri: str = info["artifact_uri"]
+    return artifact_uri
