@@ -32,3 +32,9 @@ def test_workers_get_the_same_s3_settings() -> None:
     back = Settings.from_env(env)
     assert back.s3 == s3 and back.artifact_root == "s3://bucket/prefix"
     assert "AWS_ACCESS_KEY_ID" not in Settings().to_env()  # unset stays unset
+
+
+def test_artifact_fsync_is_off_unless_asked_for() -> None:
+    assert Settings.from_env({}).artifact_fsync is False
+    on = Settings.from_env({"SHIPYARD_ARTIFACT_FSYNC": "true"})
+    assert on.artifact_fsync is True and Settings.from_env(on.to_env()).artifact_fsync is True

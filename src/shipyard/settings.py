@@ -108,6 +108,7 @@ class Settings:
     metric_flush_interval: float = 1.0
     http_timeout: float = 120.0
     s3: S3Settings = field(default_factory=S3Settings)
+    artifact_fsync: bool = False  # flush each artifact file the server writes to a folder
     # Model files that can run code when loaded (pickle, cloudpickle, skops types outside the
     # scikit-learn/NumPy/SciPy allowlist) load only when this is on or the caller says trusted=True.
     trust_pickle: bool = False
@@ -121,6 +122,7 @@ class Settings:
             "SHIPYARD_TRUNCATE_LONG_VALUES": str(self.limits.truncate_long_values).lower(),
             "SHIPYARD_MAX_PARAM_VALUE_LENGTH": str(self.limits.max_param_value_length),
             "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(self.limits.max_tag_value_length),
+            "SHIPYARD_ARTIFACT_FSYNC": "true" if self.artifact_fsync else "false",
             **self.s3.to_env(),
         }
 
@@ -145,5 +147,6 @@ class Settings:
             serve_artifacts=_flag(env.get("SHIPYARD_SERVE_ARTIFACTS"), True),
             metric_flush_interval=float(env.get("SHIPYARD_METRIC_FLUSH_INTERVAL", "1.0")),
             s3=S3Settings.from_env(env),
+            artifact_fsync=_flag(env.get("SHIPYARD_ARTIFACT_FSYNC"), False),
             trust_pickle=_flag(env.get("SHIPYARD_TRUST_PICKLE"), False),
         )

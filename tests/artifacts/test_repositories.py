@@ -262,3 +262,26 @@ def test_local_fifo_is_not_a_file(tmp_path: Path) -> None:
     with pytest.raises(NotFound):
         repo.open_stream("pipe")
     assert repo.list("").items == []
+
+
+@pytest.mark.parametrize("fsync", [True, False])
+def test_local_fsync_flushes_the_file_and_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    flushed: list[str] = []
+    real_fsync = os.fsync
+
+    def spy(fd: int) -> None:
+        flushed.append(os.readlink(f"/proc/self/fd/{fd}"))
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", spy)
+    repo = LocalArtifactRepository(tmp_path / "root", fsync=fsync)
+    repo.put_stream("d/f.bin", [b"durable"])
+    folder = tmp_path / "root" / "d"
+    if fsync:  # the temp file's content, then the folder holding the rename
+        assert len(flushed) == 2 and flushed[1] == str(folder)
+        assert Path(flushed[0]).parent == folder and ".shipyard-" in flushed[0]
+    else:
+        assert flushed == []
+    assert (folder / "f.bin").read_bytes() == b"durable"

@@ -128,6 +128,19 @@ def test_root_cannot_be_written_or_deleted(client: TestClient, jail: Path) -> No
     assert (jail / "root/keep.txt").exists()
 
 
+@pytest.mark.parametrize("fsync", [True, False])
+def test_create_router_honours_artifact_fsync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fsync: bool
+) -> None:
+    calls: list[int] = []
+    monkeypatch.setattr(os, "fsync", calls.append)
+    app = FastAPI()
+    app.include_router(create_router(Settings(artifact_root=str(tmp_path), artifact_fsync=fsync)))
+    with TestClient(app) as test_client:
+        assert test_client.put(f"{API}/artifacts/x/y.txt", content=b"hi").status_code == 200
+    assert len(calls) == (2 if fsync else 0)
+
+
 def test_create_router_serves_the_settings_root(tmp_path: Path) -> None:
     app = FastAPI()
     app.include_router(create_router(Settings(artifact_root=str(tmp_path))))

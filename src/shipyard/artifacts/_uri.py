@@ -81,17 +81,22 @@ def is_local_uri(uri: str) -> bool:
 
 
 def repository_for_uri(
-    uri: str, server_root: ArtifactRepository | None = None, *, s3: S3Settings | None = None
+    uri: str,
+    server_root: ArtifactRepository | None = None,
+    *,
+    s3: S3Settings | None = None,
+    fsync: bool = False,
 ) -> tuple[ArtifactRepository, str]:
     """The repository that holds ``uri`` and the path of ``uri`` inside it.
 
     ``server_root`` is the tracking server's root repository; ``mlflow-artifacts:`` URIs resolve
     against it (in the server, or in-process); without it they must go over HTTP. Local and S3
-    URIs get a repository rooted at the URI itself (path ``""``); ``s3`` says how to reach S3.
+    URIs get a repository rooted at the URI itself (path ``""``); ``s3`` says how to reach S3,
+    ``fsync`` whether a local folder flushes each file to disk.
     """
     parsed = parse_artifact_uri(uri)
     if parsed.scheme == "file":
-        return LocalArtifactRepository(parsed.path), ""
+        return LocalArtifactRepository(parsed.path, fsync=fsync), ""
     if parsed.scheme == "s3":
         return S3ArtifactRepository(parsed.netloc, parsed.path, s3), ""
     if parsed.scheme == PROXY_SCHEME:

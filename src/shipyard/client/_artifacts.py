@@ -16,7 +16,6 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import httpx
-import pandas as pd
 import yaml
 
 from shipyard import artifacts
@@ -24,7 +23,13 @@ from shipyard.artifacts import FileInfo, TransferProgress, normalize_artifact_pa
 from shipyard.client._backend import is_remote
 from shipyard.client._client import Client
 from shipyard.client._rest import RestStore
-from shipyard.client._tables import LOGGED_ARTIFACTS_TAG, as_frame, read_table, tag_with_table
+from shipyard.client._tables import (
+    LOGGED_ARTIFACTS_TAG,
+    append_rows,
+    as_frame,
+    read_table,
+    tag_with_table,
+)
 from shipyard.client._tables import write_table as table_bytes
 from shipyard.errors import FeatureNotImplemented, InvalidParameter
 
@@ -125,7 +130,7 @@ def log_run_table(client: Client, run_id: str, data: Any, artifact_file: str) ->
     frame = as_frame(data, relative)
     existing = _read_if_present(client, run_id, relative)
     if existing is not None:
-        frame = pd.concat([read_table(existing, relative), frame], ignore_index=True)
+        frame = append_rows(read_table(existing, relative), frame)
     path = _log_bytes(client, run_id, table_bytes(frame, relative), relative)
     tag = tag_with_table(client.get_run(run_id).data.tags, relative)
     if tag is not None:

@@ -11,19 +11,29 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from shipyard.errors import InvalidParameter
 
-__all__ = ["LOGGED_ARTIFACTS_TAG", "as_frame", "read_table", "tag_with_table", "write_table"]
+if TYPE_CHECKING:  # pandas is imported on first use: a server importing shipyard never needs it
+    import pandas as pd
+
+__all__ = [
+    "LOGGED_ARTIFACTS_TAG",
+    "append_rows",
+    "as_frame",
+    "read_table",
+    "tag_with_table",
+    "write_table",
+]
 
 LOGGED_ARTIFACTS_TAG = "mlflow.loggedArtifacts"
 _SUFFIXES = (".json", ".parquet")
 
 
 def as_frame(data: Any, artifact_file: str) -> pd.DataFrame:
+    import pandas as pd
+
     if not artifact_file.endswith(_SUFFIXES):
         raise InvalidParameter(f"A table file must end in .json or .parquet, not {artifact_file!r}")
     if isinstance(data, pd.DataFrame):
@@ -36,6 +46,12 @@ def as_frame(data: Any, artifact_file: str) -> pd.DataFrame:
         return pd.DataFrame([dict(data)])
 
 
+def append_rows(existing: pd.DataFrame, frame: pd.DataFrame) -> pd.DataFrame:
+    import pandas as pd
+
+    return pd.concat([existing, frame], ignore_index=True)
+
+
 def write_table(frame: pd.DataFrame, artifact_file: str) -> bytes:
     if artifact_file.endswith(".parquet"):
         buffer = io.BytesIO()
@@ -46,6 +62,8 @@ def write_table(frame: pd.DataFrame, artifact_file: str) -> bytes:
 
 
 def read_table(data: bytes, artifact_file: str) -> pd.DataFrame:
+    import pandas as pd
+
     if artifact_file.endswith(".parquet"):
         return pd.read_parquet(io.BytesIO(data))
     return pd.read_json(io.StringIO(data.decode("utf-8")), orient="split")

@@ -43,7 +43,9 @@ _ACTIVE_TYPES = {
 
 def create_router(settings: Settings) -> APIRouter:
     """The proxy over the repository at ``settings.artifact_root`` (a folder or ``s3://``)."""
-    repo, _ = repository_for_uri(settings.artifact_root, s3=settings.s3)
+    repo, _ = repository_for_uri(
+        settings.artifact_root, s3=settings.s3, fsync=settings.artifact_fsync
+    )
     return artifacts_router(repo)
 
 
