@@ -80,3 +80,24 @@ def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
         ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'metrics'").scalar()
     assert [tuple(r) for r in rows] == [(0, 0.5), (1, 0.25)]
     assert "WITHOUT ROWID" in str(ddl)
+
+
+def test_0003_adds_logged_models_and_keeps_runs(tmp_path: Path) -> None:
+    """Upgrade from 0002 with a run in it: the run survives and logged models work."""
+    uri = f"sqlite:///{tmp_path / 'lm.db'}"
+    engine = make_engine(uri)
+    upgrade(engine, "0002")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
+            "VALUES (0, 'Default', '/a/0', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO runs (run_uuid, experiment_id, status, lifecycle_stage) "
+            "VALUES ('r1', 0, 'RUNNING', 'active')"
+        )
+    upgrade(engine)
+    store = SqlStore(uri, str(tmp_path))
+    model = store.create_logged_model("0", "m", source_run_id="r1")
+    assert model.artifact_uri == f"/a/0/models/{model.model_id}/artifacts"
+    assert store.get_run("r1").info.status == "RUNNING"

@@ -114,7 +114,15 @@ def search_runs(request: Request, body: SearchRuns) -> Response:
 
 @router.post("/runs/log-metric")
 def log_metric(request: Request, body: LogMetric) -> Response:
-    metric = Metric(body.key, body.value, body.timestamp, body.step)
+    metric = Metric(
+        body.key,
+        body.value,
+        body.timestamp,
+        body.step,
+        model_id=body.model_id or None,
+        dataset_name=body.dataset_name or None,
+        dataset_digest=body.dataset_digest or None,
+    )
     store_of(request).log_batch(run_id_of(body.run_id, body.run_uuid), metrics=[metric])
     return empty()
 

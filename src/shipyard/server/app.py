@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from fastapi import APIRouter, FastAPI
 
 from shipyard._version import __version__
-from shipyard.server import _artifacts, _experiments, _meta, _metrics, _runs
+from shipyard.server import _artifacts, _experiments, _logged_models, _meta, _metrics, _runs
 from shipyard.server._errors import install_error_handlers
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
@@ -27,6 +27,7 @@ _TRACKING_ROUTERS = (
     _runs.router,
     _metrics.router,
     _artifacts.router,
+    _logged_models.router,
 )
 
 
