@@ -89,11 +89,6 @@ def test_runs_uris(served: Any, tmp_path: Path) -> None:
     assert [(f.path, f.is_dir) for f in top] == [("notes", True)]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="listing a runs:/ sub-path also searches logged models (logged-models/search), "
-    "which is not served yet; so does log_table into a folder",
-)
 def test_listing_a_runs_sub_path(served: Any) -> None:
     with mlflow.start_run() as run:
         mlflow.log_text("x", "notes/n.txt")
