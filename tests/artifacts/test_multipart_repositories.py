@@ -98,6 +98,11 @@ def test_part_counts_and_targets_are_checked(mp: MultipartArtifactRepository) ->
     for count in (0, MAX_UPLOAD_PARTS + 1):
         with pytest.raises(InvalidParameter):
             mp.create_multipart("f.bin", count)
+    upload = mp.create_multipart("f.bin", 2)
+    for number in (0, MAX_UPLOAD_PARTS + 1):
+        with pytest.raises(InvalidParameter, match="part_number"):
+            mp.put_part("f.bin", upload.upload_id, number, [b"x"])
+    mp.abort_multipart("f.bin", upload.upload_id)
     mp.put_stream("d/x", [b"1"])
     with pytest.raises(InvalidPath):
         mp.create_multipart("d", 1)  # over a directory

@@ -19,6 +19,7 @@ from shipyard.artifacts._local_uploads import check_num_parts
 from shipyard.artifacts._paths import normalize_artifact_path
 from shipyard.artifacts._protocol import (
     DEFAULT_CHUNK_SIZE,
+    MAX_UPLOAD_PARTS,
     ArtifactStream,
     FileInfo,
     MultipartUpload,
@@ -150,7 +151,8 @@ class S3ArtifactRepository:
         return MultipartUpload(str(upload_id["UploadId"]), urls)
 
     def put_part(self, path: str, upload_id: str, part_number: int, chunks: Iterable[bytes]) -> str:
-        check_num_parts(part_number)
+        if not 1 <= part_number <= MAX_UPLOAD_PARTS:
+            raise InvalidParameter(f"part_number must be between 1 and {MAX_UPLOAD_PARTS}")
         key = self._key(self._file_path(path))
         # boto3 needs a seekable body of known length: spooled, so a part stays off the heap.
         with tempfile.SpooledTemporaryFile(max_size=DEFAULT_CHUNK_SIZE) as spool:
