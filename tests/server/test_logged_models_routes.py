@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy.exc import DataError
 
 from shipyard.client._rest import RestStore
 from shipyard.entities import DatasetRef, LoggedModelOrderBy, Metric, Param, Tag
@@ -269,3 +270,19 @@ def test_rest_store_round_trip(app: FastAPI, serve: Callable[[FastAPI], str]) ->
     with pytest.raises(NotFound):
         store.delete_logged_model_tag(model.model_id, "t")
     store.close()
+
+
+def test_a_value_the_database_refuses_is_400(
+    client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL refuses NUL in text; that is the input's fault, not a server error."""
+    service = client.app.state.store  # type: ignore[attr-defined]
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        reason = Exception("PostgreSQL text fields cannot contain NUL (0x00) bytes")
+        raise DataError("INSERT ...", {}, reason)
+
+    monkeypatch.setattr(service, "create_logged_model", refuse)
+    error = call(client, "POST", "logged-models", 400, json={"experiment_id": "0", "name": "a\x00"})
+    assert error["error_code"] == "INVALID_PARAMETER_VALUE"
+    assert "NUL" in error["message"] and "INSERT" not in error["message"]

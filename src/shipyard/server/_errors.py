@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
 from shipyard.errors import ShipyardError
@@ -97,6 +97,17 @@ async def _database_busy(_request: Request, exc: Exception) -> Response:
     return error_response(503, "TEMPORARILY_UNAVAILABLE", "The database is busy; retry.")
 
 
+async def _value_refused(_request: Request, exc: Exception) -> Response:
+    # The database refused a value the rules let through (PostgreSQL stores no NUL in text):
+    # the input is at fault, not the server. Only the driver's one-line reason goes back.
+    assert isinstance(exc, DataError)
+    reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "invalid value"
+    _log.info("value refused by the database: %s", reason)
+    return error_response(
+        400, "INVALID_PARAMETER_VALUE", f"A value in the request cannot be stored: {reason}"
+    )
+
+
 async def _unexpected(_request: Request, exc: Exception) -> Response:
     _log.exception("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "Internal server error.")
@@ -107,4 +118,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(OperationalError, _database_busy)
+    app.add_exception_handler(DataError, _value_refused)
     app.add_exception_handler(Exception, _unexpected)
