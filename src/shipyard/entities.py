@@ -67,9 +67,13 @@ class Param:
     value: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Metric:
-    """One point; ``model_id`` (and the dataset it was computed on) links it to a logged model."""
+    """One point; ``model_id`` (and the dataset it was computed on) links it to a logged model.
+
+    Not frozen, unlike the other records: reads build 100,000s of points, and a frozen
+    dataclass's ``__init__`` costs about six times as much. Treat it as immutable all the same.
+    """
 
     key: str
     value: float

@@ -145,12 +145,10 @@ def experiment_to_json(exp: Experiment) -> Json:
 
 
 def metric_to_json(m: Metric) -> Json:
-    out: Json = {
-        "key": m.key,
-        "value": double_to_json(m.value),
-        "timestamp": m.timestamp,
-        "step": m.step,
-    }
+    raw = m.value
+    # NaN or ±inf (x - x is 0.0 for every finite x): the common case skips the conversion.
+    value = raw if raw - raw == 0 else double_to_json(raw)
+    out: Json = {"key": m.key, "value": value, "timestamp": m.timestamp, "step": m.step}
     if m.model_id is not None:  # only points linked to a logged model carry these
         _put(out, "dataset_name", m.dataset_name)
         _put(out, "dataset_digest", m.dataset_digest)

@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["upsert"]
+__all__ = ["fetch_tuples", "upsert"]
 
 
 def upsert(conn: Connection, table: Table) -> Any:
@@ -15,3 +15,22 @@ def upsert(conn: Connection, table: Table) -> Any:
     if conn.dialect.name == "postgresql":
         return postgresql.insert(table)
     return sqlite.insert(table)
+
+
+def fetch_tuples(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+    """A Core statement's rows as the driver's plain tuples, inside ``conn``'s transaction.
+
+    For the read paths that return 100,000s of rows (metric history, pages of runs): building
+    SQLAlchemy ``Row`` objects and running result processors costs three times the query.
+    Values come back as the driver gives them (SQLite booleans are 0/1).
+    """
+    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
+    params: Any = compiled.params
+    if compiled.positiontup is not None:
+        params = tuple(params[name] for name in compiled.positiontup)
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(str(compiled), params)
+        return list(cursor.fetchall())
+    finally:
+        cursor.close()

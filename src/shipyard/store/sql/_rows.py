@@ -19,6 +19,7 @@ from shipyard.entities import (
     RunInfo,
     Tag,
 )
+from shipyard.store.sql._dialect import fetch_tuples
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -85,15 +86,17 @@ def load_experiments(conn: Connection, rows: Sequence[Row[Any]]) -> list[Experim
     ]
 
 
-def _group(conn: Connection, table: Any, ids: list[str]) -> dict[str, list[Row[Any]]]:
-    out: dict[str, list[Row[Any]]] = defaultdict(list)
-    for row in conn.execute(select(table).where(table.c.run_uuid.in_(ids))):
-        out[row.run_uuid].append(row)
+def _group(conn: Connection, ids: list[str], *columns: Any) -> dict[str, list[tuple[Any, ...]]]:
+    """Rows of ``columns`` (the first is ``run_uuid``) for these runs, grouped by run."""
+    out: dict[str, list[tuple[Any, ...]]] = defaultdict(list)
+    for row in fetch_tuples(conn, select(*columns).where(columns[0].in_(ids))):
+        out[row[0]].append(row)
     return out
 
 
 def _inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
-    tag_rows = _group(conn, input_tags, ids)
+    it = input_tags.c
+    tag_rows = _group(conn, ids, it.run_uuid, it.dataset_id, it.key, it.value)
     q = (
         select(dataset_inputs.c.run_uuid, datasets)
         .join(datasets, datasets.c.dataset_id == dataset_inputs.c.dataset_id)
@@ -104,40 +107,48 @@ def _inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
     for r in conn.execute(q):
         ds = Dataset(r.name, r.digest, r.source_type, r.source, r.schema, r.profile)
         itags = tuple(
-            Tag(t.key, t.value)
-            for t in tag_rows.get(r.run_uuid, [])
-            if t.dataset_id == r.dataset_id
+            Tag(key, value)
+            for _, dataset_id, key, value in tag_rows.get(r.run_uuid, [])
+            if dataset_id == r.dataset_id
         )
         out[r.run_uuid].append(DatasetInput(ds, itags))
     return out
 
 
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
-    """Full runs for a page of run rows, in the rows' order."""
+    """Full runs for a page of run rows, in the rows' order (a fixed number of queries)."""
     ids = [r.run_uuid for r in rows]
     if not ids:
         return []
-    p, t, m = _group(conn, params, ids), _group(conn, tags, ids), _group(conn, latest_metrics, ids)
-    io, ins = _group(conn, run_model_io, ids), _inputs(conn, ids)
+    p = _group(conn, ids, params.c.run_uuid, params.c.key, params.c.value)
+    t = _group(conn, ids, tags.c.run_uuid, tags.c.key, tags.c.value)
+    lm = latest_metrics.c
+    m = _group(conn, ids, lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step)
+    io = _group(conn, ids, run_model_io.c.run_uuid, run_model_io.c.model_id,
+                run_model_io.c.direction, run_model_io.c.step)  # fmt: skip
+    ins = _inputs(conn, ids)
+    nan = math.nan
     result = []
     for r in rows:
         rid = r.run_uuid
         data = RunData(
             metrics=[
-                Metric(x.key, metric_value(x.value, x.is_nan), x.timestamp, x.step)
-                for x in m.get(rid, [])
+                Metric(key, nan if is_nan else value, ts, step)
+                for _, key, value, is_nan, ts, step in m.get(rid, ())
             ],
-            params={x.key: x.value for x in p.get(rid, [])},
-            tags={x.key: x.value for x in t.get(rid, [])},
+            params={key: value for _, key, value in p.get(rid, ())},
+            tags={key: value for _, key, value in t.get(rid, ())},
         )
-        links = io.get(rid, [])
+        links = io.get(rid, ())
         result.append(
             Run(
                 info=run_info(r),
                 data=data,
                 inputs=ins.get(rid, []),
-                model_inputs=[x.model_id for x in links if x.direction == "input"],
-                model_outputs=[(x.model_id, x.step) for x in links if x.direction == "output"],
+                model_inputs=[mid for _, mid, direction, _ in links if direction == "input"],
+                model_outputs=[
+                    (mid, st) for _, mid, direction, st in links if direction == "output"
+                ],
             )
         )
     return result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,8 +12,7 @@ from shipyard.entities import DatasetInput, Metric, Param, Tag
 from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
 from shipyard.store.search import encode_page_token
-from shipyard.store.sql._dialect import upsert
-from shipyard.store.sql._rows import metric_value
+from shipyard.store.sql._dialect import fetch_tuples, upsert
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -133,11 +133,12 @@ def history(
     )
     if max_results is not None:
         q = q.limit(max_results + 1)
-    rows = conn.execute(q).all()
+    rows = fetch_tuples(conn, q)
     token = None
     if max_results is not None and len(rows) > max_results:
         rows, token = rows[:max_results], encode_page_token(offset + max_results)
-    items = [Metric(r[0], metric_value(r[1], r[2]), r[3], r[4]) for r in rows]
+    nan = math.nan
+    items = [Metric(k, nan if is_nan else v, ts, step) for k, v, is_nan, ts, step in rows]
     return Page(items, token)
 
 
