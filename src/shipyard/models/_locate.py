@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shutil
 import tempfile
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +40,7 @@ from shipyard.errors import (
     FeatureNotImplemented,
     InvalidModel,
     InvalidParameter,
+    NotFound,
     ShipyardError,
     error_for_code,
 )
@@ -61,15 +64,16 @@ class _Remote:
 
 
 class LocalPackage:
-    """A package folder on this machine; ``close()`` removes it if it was downloaded."""
+    """A package folder on this machine; a downloaded one is removed by ``close()``, or when
+    this object is garbage collected (a loaded model keeps it alive)."""
 
-    def __init__(self, path: Path, scratch: tempfile.TemporaryDirectory[str] | None) -> None:
+    def __init__(self, path: Path, scratch: Path | None = None) -> None:
         self.path = path
-        self._scratch = scratch
+        self._remove = weakref.finalize(self, shutil.rmtree, scratch, True) if scratch else None
 
     def close(self) -> None:
-        if self._scratch is not None:
-            self._scratch.cleanup()
+        if self._remove is not None:
+            self._remove()
 
     def __enter__(self) -> LocalPackage:
         return self
@@ -87,28 +91,28 @@ def open_package(
     """The package at ``uri`` as a local folder (only ``files`` of it, if given)."""
     source = _resolve(uri, settings, tracking_uri)
     if isinstance(source, Path):
-        return LocalPackage(source, None)
-    scratch = tempfile.TemporaryDirectory(prefix="shipyard-model-")
+        return LocalPackage(source)
+    scratch = Path(tempfile.mkdtemp(prefix="shipyard-model-"))  # mode 0700
     try:
-        return LocalPackage(_fetch(uri, source, Path(scratch.name), settings, files), scratch)
+        return LocalPackage(_fetch(uri, source, scratch, settings, files), scratch)
     except BaseException:
-        scratch.cleanup()
+        shutil.rmtree(scratch, ignore_errors=True)
         raise
 
 
 def download_package(
-    uri: str, dst: str | Path, settings: Settings, tracking_uri: str | None = None
+    uri: str | Path, dst: str | Path, settings: Settings, tracking_uri: str | None = None
 ) -> Path:
     """Copy the package at ``uri`` to folder ``dst`` (absent or empty); returns ``dst``."""
     target = Path(dst).resolve()
     if target.exists() and (not target.is_dir() or any(target.iterdir())):
         raise InvalidParameter(f"{str(target)!r} exists and is not an empty folder")
     target.parent.mkdir(parents=True, exist_ok=True)
-    source = _resolve(uri, settings, tracking_uri)
+    source = _resolve(str(uri), settings, tracking_uri)
     if isinstance(source, Path):
         source = _Remote(None, str(source.resolve()), "")
     with tempfile.TemporaryDirectory(prefix=".shipyard-download-", dir=target.parent) as scratch:
-        folder = _fetch(uri, source, Path(scratch), settings, None)
+        folder = _fetch(str(uri), source, Path(scratch), settings, None)
         if target.exists():
             target.rmdir()
         folder.rename(target)
@@ -124,7 +128,10 @@ def _fetch(
         )
 
     if files is None:
-        folder = get(source.path)
+        try:
+            folder = get(source.path)
+        except NotFound as exc:
+            raise InvalidModel(f"There is no model package at {uri!r}: {exc}") from None
     else:
         folder = scratch / source.path
         for name in files:
@@ -201,8 +208,12 @@ def _model_source(uri: str, settings: Settings, tracking_uri: str | None) -> Pat
 
 def _logged_model_artifact_uri(client: Client, model_id: str, settings: Settings) -> str:
     url = client.tracking_uri.rstrip("/") + _LOGGED_MODELS_API + model_id
-    http = _http(client) or httpx.Client(timeout=settings.http_timeout)
-    response = http.get(url)
+    pooled = _http(client)
+    if pooled is not None:
+        response = pooled.get(url)
+    else:
+        with httpx.Client(timeout=settings.http_timeout) as http:
+            response = http.get(url)
     try:
         body = orjson.loads(response.content) if response.content else {}
     except orjson.JSONDecodeError:

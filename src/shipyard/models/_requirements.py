@@ -80,14 +80,25 @@ def _walk(roots: Iterable[Any], look_inside: Callable[[str], bool]) -> Iterator[
         if isinstance(obj, types.ModuleType):
             yield obj.__name__
             continue
-        module = getattr(obj, "__module__", None) if _is_code(obj) else type(obj).__module__
-        if isinstance(module, str):
+        owner = obj if _is_code(obj) else type(obj)
+        module = getattr(owner, "__module__", None)
+        if not isinstance(module, str):
+            stack.extend(_children(obj, False))
+            continue
+        by_value = _pickled_by_value(owner, module)
+        if not by_value:
             yield module
-        stack.extend(_children(obj, isinstance(module, str) and look_inside(module)))
+        stack.extend(_children(obj, by_value or look_inside(module)))
 
 
 def _is_code(obj: Any) -> bool:
     return isinstance(obj, type | types.FunctionType | types.BuiltinFunctionType)
+
+
+def _pickled_by_value(owner: Any, module: str) -> bool:
+    """Classes and functions of ``__main__`` or defined inside a function travel inside the
+    pickle (cloudpickle stores them by value): their module is not needed where it loads."""
+    return module == "__main__" or "<locals>" in str(getattr(owner, "__qualname__", ""))
 
 
 def _children(obj: Any, user_code: bool) -> list[Any]:
