@@ -238,6 +238,12 @@ class RestStore(LoggedModelRest):
             out = self._post("runs/create", body)
         return wire.run_from_json(out["run"])
 
+    def get_run_info(self, run_id: str) -> RunInfo:
+        return self.get_run(run_id).info
+
+    def get_run_tags(self, run_id: str) -> dict[str, str]:
+        return self.get_run(run_id).data.tags
+
     def get_run(self, run_id: str) -> Run:
         with _not_found_as(RunNotFound):
             out = self._get("runs/get", {"run_id": run_id, "run_uuid": run_id})

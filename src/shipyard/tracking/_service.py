@@ -25,7 +25,7 @@ from shipyard.store._protocol import Page, TrackingStore
 from shipyard.tracking import _validation as v
 from shipyard.tracking._logged_models import LoggedModelRules, check_linked_metrics
 from shipyard.tracking._names import random_run_name
-from shipyard.tracking._required_tags import check_required_tags
+from shipyard.tracking._required_tags import REQUIRED_TAGS_KEY, check_required_tags
 
 __all__ = ["TrackingService"]
 
@@ -119,6 +119,12 @@ class TrackingService(LoggedModelRules):
     def get_run(self, run_id: str) -> Run:
         return self.store.get_run(v.check_run_id(run_id))
 
+    def get_run_info(self, run_id: str) -> RunInfo:
+        return self.store.get_run_info(v.check_run_id(run_id))
+
+    def get_run_tags(self, run_id: str) -> dict[str, str]:
+        return self.store.get_run_tags(v.check_run_id(run_id))
+
     def update_run_info(
         self,
         run_id: str,
@@ -130,10 +136,14 @@ class TrackingService(LoggedModelRules):
         if status is not None:
             status = v.check_status(status)
         if status == RunStatus.FINISHED.value:
-            run = self.store.get_run(run_id)
-            exp = self.store.get_experiment(run.info.experiment_id)
-            check_required_tags(run_id, exp.tags, run.data.tags)
+            self._check_required_tags(run_id)
         return self.store.update_run_info(run_id, status, end_time, run_name)
+
+    def _check_required_tags(self, run_id: str) -> None:
+        # Cheap reads first: most experiments have no policy, and then the run's tags are not read.
+        exp = self.store.get_experiment(self.store.get_run_info(run_id).experiment_id)
+        if REQUIRED_TAGS_KEY in exp.tags:
+            check_required_tags(run_id, exp.tags, self.store.get_run_tags(run_id))
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(v.check_run_id(run_id))

@@ -24,6 +24,7 @@ from shipyard.entities import (
     Metric,
     Param,
     Run,
+    RunData,
     RunInfo,
     RunStatus,
     Tag,
@@ -56,6 +57,10 @@ _DELETED = LifecycleStage.DELETED.value
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+def _run_artifact_uri(experiment_location: str, run_id: str) -> str:
+    return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
 
 
 def _exp_key(experiment_id: str) -> int:
@@ -282,7 +287,7 @@ class SqlStore(LoggedModelStore):
                     user_id=user_id,
                     status=RunStatus.RUNNING.value,
                     start_time=start_time,
-                    artifact_uri=f"{exp.artifact_location.rstrip('/')}/{run_id}/artifacts",
+                    artifact_uri=_run_artifact_uri(exp.artifact_location, run_id),
                     lifecycle_stage=_ACTIVE,
                 )
             )
@@ -290,7 +295,18 @@ class SqlStore(LoggedModelStore):
                 insert(schema.tags),
                 [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
             )
-        return self.get_run(run_id)
+        # Everything a new run holds is known here: no need to read it back.
+        info = RunInfo(
+            run_id=run_id,
+            experiment_id=str(exp.experiment_id),
+            run_name=name,
+            user_id=user_id,
+            status=RunStatus.RUNNING.value,
+            start_time=start_time,
+            end_time=None,
+            artifact_uri=_run_artifact_uri(exp.artifact_location, run_id),
+        )
+        return Run(info=info, data=RunData(tags=tag_map))
 
     def _run_row(self, conn: Connection, run_id: str) -> Any:
         row = conn.execute(select(*RUN_COLUMNS).where(runs.c.run_uuid == run_id)).first()
@@ -306,6 +322,16 @@ class SqlStore(LoggedModelStore):
                 f"Current state is {row.lifecycle_stage}."
             )
         return row
+
+    def get_run_info(self, run_id: str) -> RunInfo:
+        with self._read() as conn:
+            return run_info(self._run_row(conn, run_id))
+
+    def get_run_tags(self, run_id: str) -> dict[str, str]:
+        t = schema.tags.c
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            return dict(conn.execute(select(t.key, t.value).where(t.run_uuid == run_id)).all())
 
     def get_run(self, run_id: str) -> Run:
         with self._read() as conn:
