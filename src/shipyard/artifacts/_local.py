@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from shipyard.artifacts._local_uploads import UPLOADS_DIR, LocalUploads, read_parts
-from shipyard.artifacts._paths import normalize_artifact_path, resolve_under
+from shipyard.artifacts._paths import is_within, normalize_artifact_path, resolve_normalized
 from shipyard.artifacts._protocol import (
     DEFAULT_CHUNK_SIZE,
     ArtifactStream,
@@ -66,7 +66,7 @@ class LocalArtifactRepository:
         return _write_atomically(target, chunks, path, self._fsync)
 
     def open_stream(self, path: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> ArtifactStream:
-        target = resolve_under(self._root, self._checked(path))
+        target = resolve_normalized(self._root, self._checked(path), path)
         try:
             # O_NONBLOCK: a planted FIFO must not hang the reader; it fails the S_ISREG check.
             fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK)
@@ -82,7 +82,7 @@ class LocalArtifactRepository:
     def info(self, path: str) -> FileInfo:
         relative = self._checked(path)
         try:
-            info = resolve_under(self._root, relative).stat()
+            info = resolve_normalized(self._root, relative, path).stat()
         except (FileNotFoundError, NotADirectoryError):
             raise _not_found(path) from None
         if stat.S_ISDIR(info.st_mode):
@@ -103,7 +103,7 @@ class LocalArtifactRepository:
         if not relative:
             raise InvalidPath("Invalid path '': refusing to delete the whole artifact root")
         # Resolve the parent only: a symlink is removed itself, never followed to its target.
-        parent = resolve_under(self._root, posixpath.dirname(relative))
+        parent = resolve_normalized(self._root, posixpath.dirname(relative), path)
         victim = parent / posixpath.basename(relative)
         if victim.is_symlink() or victim.is_file():
             victim.unlink(missing_ok=True)
@@ -117,7 +117,7 @@ class LocalArtifactRepository:
             raise InvalidParameter(f"max_results must be at least 1, not {max_results}")
         after = decode_after_token(page_token)
         relative = self._checked(path)
-        directory = resolve_under(self._root, relative)
+        directory = resolve_normalized(self._root, relative, path)
         if not directory.is_dir():
             return Page()
         hidden = UPLOADS_DIR if not relative else None
@@ -163,7 +163,7 @@ class LocalArtifactRepository:
         relative = self._checked(path)
         if not relative:
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
-        return resolve_under(self._root, relative)
+        return resolve_normalized(self._root, relative, path)
 
     def _describe(self, entry: Path, relative: str) -> FileInfo | None:
         """A listing entry, or None for what a client may not see (links out of the root)."""
@@ -172,7 +172,7 @@ class LocalArtifactRepository:
             info = resolved.stat()
         except (OSError, RuntimeError):
             return None
-        if resolved != self._root and self._root not in resolved.parents:
+        if not is_within(resolved, self._root):
             return None
         if stat.S_ISDIR(info.st_mode):
             return FileInfo(relative, True, None)

@@ -10,19 +10,29 @@ joined path, symlinks included, and compare it with the resolved root.
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import unicodedata
 from pathlib import Path
 from urllib.parse import unquote
 
 from shipyard.errors import InvalidPath
 
-__all__ = ["MAX_PATH_LENGTH", "MAX_SEGMENT_BYTES", "normalize_artifact_path", "resolve_under"]
+__all__ = [
+    "MAX_PATH_LENGTH",
+    "MAX_SEGMENT_BYTES",
+    "is_within",
+    "normalize_artifact_path",
+    "resolve_normalized",
+    "resolve_under",
+]
 
 MAX_PATH_LENGTH = 4096
 MAX_SEGMENT_BYTES = 255
 _MAX_UNQUOTE_ROUNDS = 8
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:/")
 _ONLY_DOTS_AND_SPACES = re.compile(r"^[. ]{2,}$")  # "..", "...", ".. ": parents on some systems
@@ -42,7 +52,7 @@ def normalize_artifact_path(path: str) -> str:
     """
     decoded = _unquote_fully(path)
     _check(decoded, path)
-    folded = unicodedata.normalize("NFKC", decoded)
+    folded = decoded if decoded.isascii() else unicodedata.normalize("NFKC", decoded)
     if folded != decoded:
         _check(_unquote_fully(folded), path)
     segments = [s for s in decoded.split("/") if s not in ("", ".")]
@@ -56,14 +66,39 @@ def resolve_under(root: Path, path: str) -> Path:
 
     ``root`` should already be resolved; the result is the resolved absolute path.
     """
-    relative = normalize_artifact_path(path)
+    return resolve_normalized(root, normalize_artifact_path(path), path)
+
+
+def resolve_normalized(root: Path, relative: str, shown: str | None = None) -> Path:
+    """``resolve_under`` for a path ``normalize_artifact_path`` already returned."""
     try:
-        resolved = (root / relative).resolve() if relative else root
+        resolved = _resolve_below(root, relative) if relative else root
     except (OSError, RuntimeError):  # a symlink loop
-        raise _invalid(path, "it cannot be resolved") from None
-    if resolved != root and root not in resolved.parents:
-        raise _invalid(path, "it resolves outside the artifact root")
+        raise _invalid(shown or relative, "it cannot be resolved") from None
+    if not is_within(resolved, root):
+        raise _invalid(shown or relative, "it resolves outside the artifact root")
     return resolved
+
+
+def is_within(path: Path, root: Path) -> bool:
+    """``path`` is ``root`` or below it (both resolved): compared as text, one string test."""
+    inside, top = str(path), str(root)
+    return inside == top or inside.startswith(top.rstrip(os.sep) + os.sep)
+
+
+def _resolve_below(root: Path, relative: str) -> Path:
+    """``(root / relative).resolve()`` with fewer system calls: ``root`` is resolved already,
+    so only the names below it are checked; any link among them takes the full resolution."""
+    current = str(root)
+    for part in relative.split("/"):
+        current = os.path.join(current, part)
+        try:
+            mode = os.lstat(current).st_mode
+        except (FileNotFoundError, NotADirectoryError):
+            break  # nothing below a missing name can be a link
+        if stat.S_ISLNK(mode):
+            return (root / relative).resolve()
+    return root / relative
 
 
 def _unquote_fully(path: str) -> str:
@@ -102,7 +137,9 @@ def _check(decoded: str, original: str) -> None:
 def _check_segment(segment: str, original: str) -> None:
     if len(segment.encode("utf-8", errors="surrogatepass")) > MAX_SEGMENT_BYTES:
         raise _invalid(original, f"a name is longer than {MAX_SEGMENT_BYTES} bytes")
-    if any(0xD800 <= ord(c) <= 0xDFFF for c in segment):
+    if segment.isascii():
+        return
+    if _SURROGATE.search(segment):
         raise _invalid(original, "it is not valid UTF-8")
     if "/" in unicodedata.normalize("NFKC", segment):  # U+FF0F and kin: "/" once folded
         raise _invalid(original, "it contains a character that folds to '/'")

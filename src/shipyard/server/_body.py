@@ -11,9 +11,10 @@ from fastapi import Request
 
 from shipyard.errors import InvalidParameter
 
-__all__ = ["BlockingBody", "read_json_object"]
+__all__ = ["SMALL_BODY", "BlockingBody", "read_json_object"]
 
 _UPLOAD_BLOCK = 1024 * 1024
+SMALL_BODY = _UPLOAD_BLOCK  # read whole on the event loop: smaller than one streamed block
 
 
 class BlockingBody(Iterator[bytes]):
