@@ -98,6 +98,21 @@ def _plan(spec: ColSpec, column: pd.Series) -> Any:
     return _TARGETS.get(spec.type, _KEEP)
 
 
+def _dtypes(frame: pd.DataFrame) -> list[Any]:
+    """Column dtypes without building a Series: ``frame.dtypes`` alone costs ~25 us a call."""
+    try:
+        return list(frame._mgr.get_dtypes())
+    except AttributeError:  # a pandas without BlockManager.get_dtypes
+        return list(frame.dtypes)
+
+
+def _decided_by_dtype(dtype: Any) -> bool:
+    """Whether the dtype alone decides the plan (object and nullable columns depend on values)."""
+    if isinstance(dtype, np.dtype):
+        return dtype.kind != "O"
+    return isinstance(dtype, pd.StringDtype | pd.CategoricalDtype | pd.DatetimeTZDtype)
+
+
 def _refusal(spec: ColSpec | TensorSpec, name: str, actual: Any) -> SignatureMismatch:
     expected = describe_spec(spec)
     hint = ""
@@ -152,26 +167,22 @@ class InputEnforcer:
                 f"The model expects {len(specs)} columns; the input has {frame.shape[1]}"
             )
         conversions: dict[Any, Any] = {}
-        for index, (spec, label, dtype) in enumerate(
-            zip(specs, frame.columns, frame.dtypes, strict=True)
-        ):
+        for index, (spec, dtype) in enumerate(zip(specs, _dtypes(frame), strict=True)):
             key = (spec.name or index, dtype)
-            plan = self._plans.get(key, self)  # self: "not cached"
+            plan = self._plans.get(key, self)  # self: "not decided yet"
             if plan is self:
-                plan = self._decide(spec, frame[label], key)
+                plan = self._decide(spec, frame.iloc[:, index], key)
             if plan is not _KEEP:
-                conversions[label] = plan
+                conversions[frame.columns[index]] = plan
         return frame.astype(conversions) if conversions else frame
 
     def _decide(self, spec: ColSpec, column: pd.Series, key: tuple[str | int, Any]) -> Any:
         try:
             plan = _plan(spec, column)
-        except _Refused:
+        except (_Refused, TypeError, ValueError):
             raise _refusal(spec, str(column.name), column.dtype) from None
-        except (TypeError, ValueError):
-            raise _refusal(spec, str(column.name), column.dtype) from None
-        if isinstance(column.dtype, np.dtype) and column.dtype.kind != "O":
-            self._plans[key] = plan  # object columns depend on their values: never cached
+        if _decided_by_dtype(column.dtype):
+            self._plans[key] = plan
         return plan
 
     def _select(

@@ -16,13 +16,14 @@ import importlib
 import pickle
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import cloudpickle
 import numpy as np
 import skops.io
+from skops.io.exceptions import UntrustedTypesFoundException
 
 from shipyard.errors import InvalidModel, UntrustedModel
 
@@ -65,10 +66,19 @@ def skops_untrusted(path: Path) -> list[str]:
     return [name for name in skops.io.get_untrusted_types(file=path) if not _allowed(name)]
 
 
-def load_skops(path: Path, trusted: bool) -> Any:
-    """Load a skops file: allowlisted types always, anything else only when trusted."""
+def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
+    """Load a skops file: allowlisted types always, anything else only when trusted.
+
+    ``hint`` (the MLmodel's ``skops_trusted_types``) saves a second pass over a big file: its
+    allowlisted names (all of them, when trusted) are offered to skops, which still checks every
+    type in the file against them; only if that fails is the file listed to say exactly why.
+    """
+    offered = [name for name in hint if trusted or _allowed(name)]
     with _corruption_is_invalid(path):
-        listed = skops.io.get_untrusted_types(file=path)
+        try:
+            return skops.io.load(path, trusted=offered)
+        except UntrustedTypesFoundException:
+            listed = skops.io.get_untrusted_types(file=path)
     refused = [name for name in listed if not _allowed(name)]
     if refused and not trusted:
         shown = ", ".join(refused[:10]) + (" ..." if len(refused) > 10 else "")

@@ -177,7 +177,9 @@ def _load_estimator(folder: Path, manifest: Manifest, trusted: bool) -> Any:
     path = package_file(folder, conf.get("pickled_model"), "model file (sklearn.pickled_model)")
     _warn_version(conf.get("sklearn_version"))
     if fmt == "skops":
-        return load_skops(path, trusted)
+        hint = conf.get("skops_trusted_types")
+        names = [n for n in hint if isinstance(n, str)] if isinstance(hint, list) else []
+        return load_skops(path, trusted, names)
     if fmt in ("cloudpickle", "pickle"):
         return load_pickle(path, fmt, trusted)
     raise InvalidModel(f"Unknown sklearn serialization_format {fmt!r}")
