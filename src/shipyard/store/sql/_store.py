@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -39,8 +39,8 @@ from shipyard.errors import (
 )
 from shipyard.store._protocol import Page
 from shipyard.store.search import decode_page_token, encode_page_token
+from shipyard.store.sql import _purge, _search, _writes
 from shipyard.store.sql import _schema as schema
-from shipyard.store.sql import _search, _writes
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
@@ -458,59 +458,20 @@ class SqlStore(LoggedModelStore):
 
     # -- garbage collection -------------------------------------------------------------------
     def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:
-        q = select(runs.c.run_uuid).where(runs.c.lifecycle_stage == _DELETED)
-        if older_than_ms is not None:
-            q = q.where(runs.c.deleted_time <= self._clock() - older_than_ms)
+        cutoff = None if older_than_ms is None else self._clock() - older_than_ms
         with self._read() as conn:
-            return list(conn.scalars(q))
+            return _purge.deleted_run_ids(conn, cutoff)
 
     def deleted_experiment_ids(self) -> list[str]:
-        q = select(experiments.c.experiment_id).where(experiments.c.lifecycle_stage == _DELETED)
         with self._read() as conn:
-            return [str(x) for x in conn.scalars(q)]
+            return _purge.deleted_experiment_ids(conn)
 
     def purge_runs(self, run_ids: Sequence[str]) -> list[tuple[str, str]]:
         """Remove deleted runs for good; returns (run_id, artifact_uri) of what was removed."""
-        removed: list[tuple[str, str]] = []
         with self._write() as conn:
-            for run_id in run_ids:
-                row = self._run_row(conn, run_id)
-                if row.lifecycle_stage != _DELETED:
-                    raise InvalidParameter(f"Run {run_id} is not in the deleted state.")
-                for table in (
-                    schema.metrics,
-                    schema.latest_metrics,
-                    schema.params,
-                    schema.tags,
-                    schema.input_tags,
-                    schema.dataset_inputs,
-                    schema.run_model_io,
-                ):
-                    conn.execute(delete(table).where(table.c.run_uuid == run_id))
-                conn.execute(delete(runs).where(runs.c.run_uuid == run_id))
-                removed.append((run_id, row.artifact_uri or ""))
-        return removed
+            return [_purge.purge_run(conn, self._run_row(conn, run_id)) for run_id in run_ids]
 
     def purge_experiment(self, experiment_id: str) -> list[tuple[str, str]]:
         """Remove a deleted experiment with all its runs; returns what ``purge_runs`` returns."""
-        with self._read() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != _DELETED:
-                raise InvalidParameter(f"Experiment {experiment_id} is not in the deleted state.")
-            run_ids = list(
-                conn.scalars(
-                    select(runs.c.run_uuid).where(runs.c.experiment_id == row.experiment_id)
-                )
-            )
-        removed = self.purge_runs(run_ids)
         with self._write() as conn:
-            for table in (experiment_tags, schema.datasets):
-                conn.execute(delete(table).where(table.c.experiment_id == row.experiment_id))
-            conn.execute(
-                delete(experiments).where(experiments.c.experiment_id == row.experiment_id)
-            )
-        return removed
-
-    def count_runs(self) -> int:
-        with self._read() as conn:
-            return int(conn.scalar(select(func.count()).select_from(runs)) or 0)
+            return _purge.purge_experiment(conn, self._experiment_row(conn, experiment_id))
