@@ -135,3 +135,22 @@ def test_mlflow_type_hint_style_predict_without_context(tmp_path: Path) -> None:
         mlflow_pyfunc.save_model(str(tmp_path / "m"), python_model=Doubles())
     ours = shipyard.pyfunc.load_model(tmp_path / "m", trusted=True)
     assert ours.unwrap().predict([1.0, 2.0]) == [2.0, 4.0]
+
+
+def test_a_model_the_official_client_logs_to_shipyard_server_loads_identically(
+    live_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """MLflow 3 logs to a logged model (models:/m-<id>); runs:/<run>/<name> finds it too."""
+    import mlflow
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server)
+    pipeline, frame = wine_pipeline()
+    mlflow.set_tracking_uri(live_server)
+    mlflow.set_experiment("models-interop")
+    with mlflow.start_run() as run:
+        info = mlflow_sklearn.log_model(pipeline, name="wine", input_example=frame.head(3))
+    theirs = mlflow_pyfunc.load_model(info.model_uri).predict(frame)
+    for uri in (info.model_uri, f"runs:/{run.info.run_id}/wine"):
+        ours = shipyard.pyfunc.load_model(uri, tracking_uri=live_server)
+        np.testing.assert_array_equal(ours.predict(frame), np.asarray(theirs))
+        assert ours.metadata.model_id == info.model_id

@@ -80,15 +80,22 @@ def test_registry_uris_say_the_registry_is_not_there_yet(uri: str, tmp_path: Pat
         shipyard.pyfunc.load_model(uri, tracking_uri=str(tmp_path))
 
 
-def test_logged_model_ids_need_a_server(tmp_path: Path) -> None:
-    with pytest.raises(FeatureNotImplemented, match="tracking server"):
-        shipyard.pyfunc.load_model("models:/m-0123456789abcdef", tracking_uri=str(tmp_path))
+def test_unknown_logged_model_ids_are_not_found(tmp_path: Path, live_server: str) -> None:
+    for tracking in (str(tmp_path), live_server):
+        with pytest.raises(NotFound):
+            shipyard.pyfunc.load_model("models:/m-0123456789abcdef", tracking_uri=tracking)
 
 
-def test_unknown_logged_model_id_on_a_server(live_server: str) -> None:
-    """Until the logged-models API lands the server says so; after, the id is not found."""
-    with pytest.raises((FeatureNotImplemented, NotFound)):
-        shipyard.pyfunc.load_model("models:/m-0123456789abcdef", tracking_uri=live_server)
+def test_logged_model_ids_in_a_local_store(tmp_path: Path) -> None:
+    estimator, features = iris_estimator()
+    client = shipyard.Client(str(tmp_path / "t"))
+    logged = client.store.create_logged_model("0", "iris")
+    shipyard.sklearn.save_model(estimator, tmp_path / "m")
+    artifacts.upload_directory(None, logged.artifact_uri, tmp_path / "m")
+    loaded = shipyard.pyfunc.load_model(
+        f"models:/{logged.model_id}", tracking_uri=str(tmp_path / "t")
+    )
+    np.testing.assert_array_equal(loaded.predict(features), estimator.predict(features))
 
 
 @pytest.mark.parametrize("uri", ["runs:/", "runs:/../x/model", "runs:/a b/model"])

@@ -4,7 +4,7 @@
 |---|---|
 | a path, ``file:///...`` | used in place |
 | ``runs:/<run_id>/<path>`` | the run's ``artifact_uri`` (a ``Client`` on the tracking URI) |
-| ``models:/m-<id>[/<path>]`` | ``GET /api/2.0/mlflow/logged-models/<id>`` on a tracking server |
+| ``models:/m-<id>[/<path>]`` | the logged model's ``artifact_uri`` (``Client`` again) |
 | ``mlflow-artifacts:/...`` | the tracking server's artifact proxy |
 | ``s3://``, ``http(s)://.../mlflow-artifacts/artifacts/...`` | the artifacts layer directly |
 
@@ -29,20 +29,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import orjson
 
 from shipyard import artifacts
 from shipyard.artifacts import normalize_artifact_path, parse_artifact_uri
 from shipyard.client import Client, get_tracking_uri
 from shipyard.client._backend import is_remote
 from shipyard.client._rest import RestStore
+from shipyard.entities import LoggedModelOrderBy
 from shipyard.errors import (
+    EndpointNotFound,
     FeatureNotImplemented,
     InvalidModel,
     InvalidParameter,
     NotFound,
     ShipyardError,
-    error_for_code,
 )
 from shipyard.settings import Settings
 
@@ -50,7 +50,7 @@ __all__ = ["LocalPackage", "download_package", "open_package"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _LOGGED_MODEL_ID = re.compile(r"^m-[A-Za-z0-9]{1,64}$")
-_LOGGED_MODELS_API = "/api/2.0/mlflow/logged-models/"
+_LOGGED_MODELS_API = "/api/2.0/mlflow/logged-models"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,7 +177,33 @@ def _run_source(uri: str, settings: Settings, tracking_uri: str | None) -> Path 
         raise InvalidParameter(f"{uri!r} is not a runs:/<run_id>/<path> URI")
     relative = normalize_artifact_path(path)
     client = _client(settings, tracking_uri)
-    return _artifact_source(client, client.get_run(run_id).info.artifact_uri, relative)
+    run = client.get_run(run_id)
+    logged = _logged_model_of_run(client, run.info.experiment_id, run_id, relative)
+    if logged is not None:
+        return logged
+    return _artifact_source(client, run.info.artifact_uri, relative)
+
+
+def _logged_model_of_run(
+    client: Client, experiment_id: str, run_id: str, relative: str
+) -> Path | _Remote | None:
+    """MLflow 3 logs ``runs:/<run>/<name>`` as a logged model named ``name`` with its own
+    artifact location; the newest such model wins, else the run's own artifacts are used."""
+    name, _, inner = relative.partition("/")
+    if not name or "'" in name:  # no quoting games inside a filter string
+        return None
+    try:
+        page = client.store.search_logged_models(
+            [experiment_id],
+            f"source_run_id = '{run_id}' AND name = '{name}'",
+            order_by=[LoggedModelOrderBy("creation_time", ascending=False)],
+            max_results=1,
+        )
+    except (EndpointNotFound, FeatureNotImplemented):  # a server without logged models
+        return None
+    if not page.items:
+        return None
+    return _artifact_source(client, page.items[0].artifact_uri, inner)
 
 
 def _artifact_source(client: Client, artifact_uri: str, path: str) -> Path | _Remote:
@@ -197,37 +223,11 @@ def _model_source(uri: str, settings: Settings, tracking_uri: str | None) -> Pat
             "(runs:/<run_id>/<path>) or by its logged-model id (models:/m-<id>)."
         )
     client = _client(settings, tracking_uri)
-    if not is_remote(client.tracking_uri):
-        raise FeatureNotImplemented(
-            f"Cannot load {uri!r}: logged-model ids resolve through a tracking server; set the "
-            "tracking URI to one, or load the model by its run (runs:/<run_id>/<path>)"
-        )
-    artifact_uri = _logged_model_artifact_uri(client, ref, settings)
-    return _artifact_source(client, artifact_uri, normalize_artifact_path(path))
-
-
-def _logged_model_artifact_uri(client: Client, model_id: str, settings: Settings) -> str:
-    url = client.tracking_uri.rstrip("/") + _LOGGED_MODELS_API + model_id
-    pooled = _http(client)
-    if pooled is not None:
-        response = pooled.get(url)
-    else:
-        with httpx.Client(timeout=settings.http_timeout) as http:
-            response = http.get(url)
     try:
-        body = orjson.loads(response.content) if response.content else {}
-    except orjson.JSONDecodeError:
-        body = {}
-    code = body.get("error_code") if isinstance(body, dict) else None
-    if response.status_code == 404 and code in (None, "ENDPOINT_NOT_FOUND"):
+        artifact_uri = client.store.get_logged_model(ref).artifact_uri
+    except EndpointNotFound:
         raise FeatureNotImplemented(
             f"The tracking server at {client.tracking_uri} does not offer logged models "
-            f"(GET {_LOGGED_MODELS_API}<id>); load the model by its run (runs:/<run_id>/<path>)"
-        )
-    if isinstance(code, str):
-        raise error_for_code(code, str(body.get("message", "")))
-    info = body.get("model", {}).get("info", {}) if isinstance(body, dict) else {}
-    if response.status_code != 200 or not isinstance(info.get("artifact_uri"), str):
-        raise ShipyardError(f"GET {url} answered {response.status_code} without an artifact_uri")
-    artifact_uri: str = info["artifact_uri"]
-    return artifact_uri
+            f"({_LOGGED_MODELS_API}); load the model by its run (runs:/<run_id>/<path>)"
+        ) from None
+    return _artifact_source(client, artifact_uri, normalize_artifact_path(path))
