@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pytest
 from sklearn.compose import ColumnTransformer
 from sklearn.datasets import load_diabetes, load_iris, load_wine
 from sklearn.linear_model import LogisticRegression, Ridge
@@ -104,6 +105,7 @@ class FlavorCase:
     needs_trust: bool
     model_file: str
     columns: bool  # column-based signature (else tensor-based)
+    requirements: frozenset[str]  # distributions requirements.txt must pin (besides pandas)
 
 
 def _sklearn_case(name: str, model: Any, data: Any, columns: bool) -> FlavorCase:
@@ -118,6 +120,7 @@ def _sklearn_case(name: str, model: Any, data: Any, columns: bool) -> FlavorCase
         needs_trust=False,
         model_file="model.skops",
         columns=columns,
+        requirements=frozenset({"scikit-learn", "numpy", "skops"}),
     )
 
 
@@ -134,13 +137,40 @@ def _custom_case(tmp: Path) -> FlavorCase:
         return shipyard.pyfunc.log_model(model, name, artifacts=artifacts, input_example=example)
 
     expected = model.estimator.predict(data) * 2.0  # type: ignore[attr-defined]
-    return FlavorCase("custom", model, data, expected, save, log, True, "python_model.pkl", True)
+    requirements = frozenset({"scikit-learn", "numpy", "cloudpickle", "shipyard-ml"})
+    return FlavorCase(
+        "custom", model, data, expected, save, log, True, "python_model.pkl", True, requirements
+    )
 
 
-FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom"]
+def _xgboost_case() -> FlavorCase:
+    xgb = pytest.importorskip("xgboost")
+    import shipyard.xgboost
+
+    features, target = load_iris(return_X_y=True)
+    model = xgb.XGBClassifier(n_estimators=8, max_depth=2).fit(features, target)
+    example = features[:5]
+    return FlavorCase(
+        name="xgboost",
+        model=model,
+        data=features,
+        expected=np.asarray(model.predict(features)),
+        save=lambda path: shipyard.xgboost.save_model(model, path, input_example=example),
+        log=lambda n: shipyard.xgboost.log_model(model, n, input_example=example),
+        needs_trust=False,
+        model_file="model.ubj",
+        columns=False,
+        requirements=frozenset({"xgboost", "numpy", "scikit-learn"}),
+    )
+
+
+FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost"]
+_FRAMEWORK_CASES: dict[str, Callable[[], FlavorCase]] = {"xgboost": _xgboost_case}
 
 
 def make_case(name: str, tmp: Path) -> FlavorCase:
+    if name in _FRAMEWORK_CASES:
+        return _FRAMEWORK_CASES[name]()
     if name == "sklearn-estimator":
         estimator, features = iris_estimator()
         return _sklearn_case(name, estimator, features, columns=False)

@@ -22,7 +22,13 @@ from typing import Any, NamedTuple, Protocol
 from shipyard.errors import FeatureNotImplemented, MissingDependency
 from shipyard.models._manifest import Manifest
 
-__all__ = ["LoadedModel", "PyfuncLoader", "pyfunc_loader", "supported_loader_modules"]
+__all__ = [
+    "LoadedModel",
+    "PyfuncLoader",
+    "missing_dependency",
+    "pyfunc_loader",
+    "supported_loader_modules",
+]
 
 
 class LoadedModel(Protocol):
@@ -46,11 +52,21 @@ class _Entry(NamedTuple):
 
 _SKLEARN = _Entry("shipyard.models.flavors._sklearn", "sklearn", None)
 _PYTHON_MODEL = _Entry("shipyard.models.flavors._python_model", "cloudpickle", None)
+_XGBOOST = _Entry("shipyard.models.flavors._xgboost", "xgboost", "xgboost")
 _BY_LOADER: dict[str, _Entry] = {
     "mlflow.sklearn": _SKLEARN,
+    "mlflow.xgboost": _XGBOOST,
     "shipyard.pyfunc": _PYTHON_MODEL,
     "mlflow.pyfunc.model": _PYTHON_MODEL,
 }
+
+
+def missing_dependency(framework: str, extra: str | None) -> MissingDependency:
+    """The error for a flavor whose framework is not installed: it names the pip command."""
+    install = f"shipyard-ml[{extra}]" if extra else framework
+    return MissingDependency(
+        f"This model needs {framework}, which is not installed: pip install '{install}'"
+    )
 
 
 def supported_loader_modules() -> list[str]:
@@ -70,9 +86,6 @@ def pyfunc_loader(loader_module: str) -> PyfuncLoader:
     except ModuleNotFoundError as exc:
         if exc.name is None or exc.name.split(".")[0] != entry.framework:
             raise
-        install = f"shipyard-ml[{entry.extra}]" if entry.extra else entry.framework
-        raise MissingDependency(
-            f"This model needs {entry.framework}, which is not installed: pip install '{install}'"
-        ) from None
+        raise missing_dependency(entry.framework, entry.extra) from None
     loader: PyfuncLoader = module.load_pyfunc
     return loader

@@ -27,7 +27,13 @@ from skops.io.exceptions import UntrustedTypesFoundException
 
 from shipyard.errors import InvalidModel, UntrustedModel
 
-__all__ = ["load_pickle", "load_skops", "refuse_untrusted", "skops_untrusted"]
+__all__ = [
+    "invalid_if_corrupt",
+    "load_pickle",
+    "load_skops",
+    "refuse_untrusted",
+    "skops_untrusted",
+]
 
 _TRUST_HOW = (
     "Load it only if you trust where it came from: pass trusted=True "
@@ -55,7 +61,7 @@ def load_pickle(path: Path, fmt: str, trusted: bool) -> Any:
     """Load a ``pickle`` or ``cloudpickle`` file, only when trusted."""
     if not trusted:
         raise refuse_untrusted(f"This model is stored as {fmt} ({path.name})")
-    with path.open("rb") as handle, _corruption_is_invalid(path):
+    with path.open("rb") as handle, invalid_if_corrupt(path):
         if fmt == "cloudpickle":
             return cloudpickle.load(handle)
         return pickle.load(handle)
@@ -74,7 +80,7 @@ def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
     type in the file against them; only if that fails is the file listed to say exactly why.
     """
     offered = [name for name in hint if trusted or _allowed(name)]
-    with _corruption_is_invalid(path):
+    with invalid_if_corrupt(path):
         try:
             return skops.io.load(path, trusted=offered)
         except UntrustedTypesFoundException:
@@ -87,16 +93,19 @@ def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
             f"scikit-learn, NumPy and SciPy types: {shown}. Rebuilding them can run their code. "
             f"{_TRUST_HOW}"
         )
-    with _corruption_is_invalid(path):
+    with invalid_if_corrupt(path):
         return skops.io.load(path, trusted=listed)
 
 
 @contextlib.contextmanager
-def _corruption_is_invalid(path: Path) -> Iterator[None]:
-    """A truncated or corrupt file is an ``InvalidModel`` naming it, not a bare EOFError."""
+def invalid_if_corrupt(
+    path: Path, errors: tuple[type[BaseException], ...] = _CORRUPT
+) -> Iterator[None]:
+    """A truncated or corrupt file is an ``InvalidModel`` naming it, not a bare EOFError (or a
+    framework's own error: flavors pass theirs as ``errors``)."""
     try:
         yield
-    except _CORRUPT as exc:
+    except errors as exc:
         detail = str(exc) or type(exc).__name__
         raise InvalidModel(
             f"The model file {path.name} is corrupt or truncated ({detail}); "

@@ -1,0 +1,85 @@
+"""MLflow interop for the framework flavors (xgboost, lightgbm, pytorch, onnx): a folder written
+by ``mlflow.<flavor>.save_model`` loads with ``shipyard.pyfunc.load_model``, and ours loads with
+``mlflow.<flavor>.load_model`` and ``mlflow.pyfunc.load_model``, with identical predictions."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.datasets import load_diabetes, load_iris
+
+import shipyard.pyfunc
+
+pytest.importorskip("mlflow.pyfunc")
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # MLflow's advice on every save
+
+
+def _iris() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    features, target = load_iris(return_X_y=True)
+    return features, target
+
+
+def _mlflow_save(module: Any, model: Any, path: Path, **kwargs: Any) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        module.save_model(model, str(path), **kwargs)
+
+
+# -- xgboost ---------------------------------------------------------------------------------
+
+
+def _xgboost_models() -> list[Any]:
+    xgb = pytest.importorskip("xgboost")
+    features, target = _iris()
+    data, y = load_diabetes(return_X_y=True)
+    booster = xgb.train({"max_depth": 2}, xgb.DMatrix(data, label=y), num_boost_round=5)
+    return [
+        xgb.XGBClassifier(n_estimators=5, max_depth=2).fit(features, target),
+        xgb.XGBRegressor(n_estimators=5, max_depth=2).fit(data, y),
+        booster,
+    ]
+
+
+def _xgb_data(model: Any) -> np.ndarray[Any, Any]:
+    return _iris()[0] if model.__class__.__name__ == "XGBClassifier" else load_diabetes().data
+
+
+def _xgb_predict(model: Any, data: np.ndarray[Any, Any]) -> Any:
+    import xgboost as xgb
+
+    return model.predict(xgb.DMatrix(data) if isinstance(model, xgb.Booster) else data)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["classifier", "regressor", "booster"])
+def test_mlflow_loads_our_xgboost_packages(index: int, tmp_path: Path) -> None:
+    import mlflow.pyfunc
+    import mlflow.xgboost
+
+    from shipyard import xgboost as shipyard_xgboost
+
+    model = _xgboost_models()[index]
+    data = _xgb_data(model)
+    shipyard_xgboost.save_model(model, tmp_path / "m", input_example=data[:3])
+    native = mlflow.xgboost.load_model(str(tmp_path / "m"))
+    assert type(native) is type(model)
+    np.testing.assert_array_equal(_xgb_predict(native, data), _xgb_predict(model, data))
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(data)
+    np.testing.assert_array_equal(np.asarray(theirs), _xgb_predict(model, data))
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["classifier", "regressor", "booster"])
+def test_we_load_mlflow_xgboost_folders_without_trust(index: int, tmp_path: Path) -> None:
+    import mlflow.xgboost
+
+    from shipyard import xgboost as shipyard_xgboost
+
+    model = _xgboost_models()[index]
+    data = _xgb_data(model)
+    _mlflow_save(mlflow.xgboost, model, tmp_path / "m", input_example=data[:3])
+    ours = shipyard.pyfunc.load_model(tmp_path / "m")
+    np.testing.assert_array_equal(ours.predict(data), _xgb_predict(model, data))
+    assert type(shipyard_xgboost.load_model(tmp_path / "m")) is type(model)
