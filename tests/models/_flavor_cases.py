@@ -164,8 +164,32 @@ def _xgboost_case() -> FlavorCase:
     )
 
 
-FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost"]
-_FRAMEWORK_CASES: dict[str, Callable[[], FlavorCase]] = {"xgboost": _xgboost_case}
+def _lightgbm_case() -> FlavorCase:
+    lgb = pytest.importorskip("lightgbm")
+    import shipyard.lightgbm
+
+    features, target = load_iris(return_X_y=True)
+    model = lgb.LGBMClassifier(n_estimators=8, num_leaves=4, verbose=-1).fit(features, target)
+    example = features[:5]
+    return FlavorCase(
+        name="lightgbm",
+        model=model,
+        data=features,
+        expected=np.asarray(model.predict(features)),
+        save=lambda path: shipyard.lightgbm.save_model(model, path, input_example=example),
+        log=lambda n: shipyard.lightgbm.log_model(model, n, input_example=example),
+        needs_trust=False,
+        model_file="model.lgb",
+        columns=False,
+        requirements=frozenset({"lightgbm", "numpy", "scikit-learn", "shipyard-ml"}),
+    )
+
+
+FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost", "lightgbm"]
+_FRAMEWORK_CASES: dict[str, Callable[[], FlavorCase]] = {
+    "xgboost": _xgboost_case,
+    "lightgbm": _lightgbm_case,
+}
 
 
 def make_case(name: str, tmp: Path) -> FlavorCase:

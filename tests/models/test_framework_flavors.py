@@ -17,6 +17,7 @@ from shipyard.errors import InvalidModel, MissingDependency
 # (public module, flavor module, framework modules to hide, extra)
 _FLAVORS = [
     ("shipyard.xgboost", "shipyard.models.flavors._xgboost", ("xgboost",), "xgboost"),
+    ("shipyard.lightgbm", "shipyard.models.flavors._lightgbm", ("lightgbm",), "lightgbm"),
 ]
 
 

@@ -13,6 +13,7 @@ import pytest
 from sklearn.datasets import load_diabetes, load_iris
 
 import shipyard.pyfunc
+from shipyard.errors import UntrustedModel
 
 pytest.importorskip("mlflow.pyfunc")
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")  # MLflow's advice on every save
@@ -83,3 +84,59 @@ def test_we_load_mlflow_xgboost_folders_without_trust(index: int, tmp_path: Path
     ours = shipyard.pyfunc.load_model(tmp_path / "m")
     np.testing.assert_array_equal(ours.predict(data), _xgb_predict(model, data))
     assert type(shipyard_xgboost.load_model(tmp_path / "m")) is type(model)
+
+
+# -- lightgbm --------------------------------------------------------------------------------
+
+
+def _lightgbm_models() -> list[tuple[Any, np.ndarray[Any, Any]]]:
+    lgb = pytest.importorskip("lightgbm")
+    features, target = _iris()
+    data, y = load_diabetes(return_X_y=True)
+    small = {"n_estimators": 5, "num_leaves": 4, "verbose": -1}
+    return [
+        (lgb.LGBMClassifier(**small).fit(features, target), features),
+        (lgb.LGBMRegressor(**small).fit(data, y), data),
+        (lgb.train({"num_leaves": 4, "verbose": -1}, lgb.Dataset(data, y), 5), data),
+    ]
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["classifier", "regressor", "booster"])
+def test_mlflow_loads_our_lightgbm_packages(index: int, tmp_path: Path) -> None:
+    import lightgbm as lgb
+    import mlflow.lightgbm
+    import mlflow.pyfunc
+
+    from shipyard import lightgbm as shipyard_lightgbm
+
+    model, data = _lightgbm_models()[index]
+    shipyard_lightgbm.save_model(model, tmp_path / "m", input_example=data[:3])
+    native = mlflow.lightgbm.load_model(str(tmp_path / "m"))  # the trees, as a Booster
+    assert isinstance(native, lgb.Booster)
+    raw = model.predict_proba(data) if hasattr(model, "predict_proba") else model.predict(data)
+    np.testing.assert_allclose(native.predict(data), raw)
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(data)
+    np.testing.assert_array_equal(np.asarray(theirs), model.predict(data))
+    ours = shipyard_lightgbm.load_model(tmp_path / "m")
+    assert type(ours) is type(model)
+
+
+@pytest.mark.parametrize("index", [0, 1, 2], ids=["classifier", "regressor", "booster"])
+def test_we_load_mlflow_lightgbm_folders(index: int, tmp_path: Path) -> None:
+    """MLflow stores Boosters as text (no trust needed) and sklearn-API models with skops,
+    whose LightGBM types are outside Shipyard's allowlist: those need trust."""
+    import lightgbm as lgb
+    import mlflow.lightgbm
+
+    from shipyard import lightgbm as shipyard_lightgbm
+
+    model, data = _lightgbm_models()[index]
+    _mlflow_save(mlflow.lightgbm, model, tmp_path / "m", input_example=data[:3])
+    booster = isinstance(model, lgb.Booster)
+    if not booster:
+        with pytest.raises(UntrustedModel, match="lightgbm"):
+            shipyard.pyfunc.load_model(tmp_path / "m")
+    ours = shipyard.pyfunc.load_model(tmp_path / "m", trusted=not booster)
+    np.testing.assert_array_equal(ours.predict(data), model.predict(data))
+    loaded = shipyard_lightgbm.load_model(tmp_path / "m", trusted=not booster)
+    assert type(loaded) is type(model)

@@ -53,7 +53,10 @@ class _Entry(NamedTuple):
 _SKLEARN = _Entry("shipyard.models.flavors._sklearn", "sklearn", None)
 _PYTHON_MODEL = _Entry("shipyard.models.flavors._python_model", "cloudpickle", None)
 _XGBOOST = _Entry("shipyard.models.flavors._xgboost", "xgboost", "xgboost")
+_LIGHTGBM = _Entry("shipyard.models.flavors._lightgbm", "lightgbm", "lightgbm")
 _BY_LOADER: dict[str, _Entry] = {
+    "mlflow.lightgbm": _LIGHTGBM,
+    "shipyard.lightgbm": _LIGHTGBM,
     "mlflow.sklearn": _SKLEARN,
     "mlflow.xgboost": _XGBOOST,
     "shipyard.pyfunc": _PYTHON_MODEL,
