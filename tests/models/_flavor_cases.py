@@ -185,10 +185,49 @@ def _lightgbm_case() -> FlavorCase:
     )
 
 
-FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost", "lightgbm"]
+def iris_torch_module() -> tuple[Any, np.ndarray[Any, Any]]:
+    """A small MLP fitted for a few full-batch steps on iris (float32 features)."""
+    torch = pytest.importorskip("torch")
+    features, target = load_iris(return_X_y=True)
+    data = features.astype(np.float32)
+    torch.manual_seed(0)
+    module = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.ReLU(), torch.nn.Linear(8, 3))
+    optimizer = torch.optim.Adam(module.parameters(), lr=0.05)
+    inputs, labels = torch.from_numpy(data), torch.from_numpy(target)
+    for _ in range(20):
+        optimizer.zero_grad()
+        torch.nn.functional.cross_entropy(module(inputs), labels).backward()
+        optimizer.step()
+    return module.eval(), data
+
+
+def _pytorch_case() -> FlavorCase:
+    torch = pytest.importorskip("torch")
+    import shipyard.pytorch
+
+    module, data = iris_torch_module()
+    with torch.no_grad():
+        expected = module(torch.from_numpy(data)).numpy()
+    example = data[:5]
+    return FlavorCase(
+        name="pytorch",
+        model=module,
+        data=data,
+        expected=expected,
+        save=lambda path: shipyard.pytorch.save_model(module, path, input_example=example),
+        log=lambda n: shipyard.pytorch.log_model(module, n, input_example=example),
+        needs_trust=False,
+        model_file="data/model.pth",
+        columns=False,
+        requirements=frozenset({"torch", "numpy"}),
+    )
+
+
+FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost", "lightgbm", "pytorch"]
 _FRAMEWORK_CASES: dict[str, Callable[[], FlavorCase]] = {
     "xgboost": _xgboost_case,
     "lightgbm": _lightgbm_case,
+    "pytorch": _pytorch_case,
 }
 
 

@@ -44,7 +44,7 @@ def test_package_layout_and_manifest(flavor: FlavorCase, tmp_path: Path) -> None
     names = {p.name for p in folder.iterdir()}
     assert {
         "MLmodel", "requirements.txt", "python_env.yaml", "conda.yaml", "input_example.json",
-        "serving_input_example.json", flavor.model_file,
+        "serving_input_example.json", flavor.model_file.split("/")[0],
     } <= names  # fmt: skip
     raw = yaml.safe_load((folder / "MLmodel").read_text())
     assert raw["shipyard_format_version"] == FORMAT_VERSION
@@ -117,7 +117,8 @@ def test_truncated_model_file_is_a_clear_error(flavor: FlavorCase, tmp_path: Pat
     flavor.save(folder)
     model_file = folder / flavor.model_file
     model_file.write_bytes(model_file.read_bytes()[:100])
-    with pytest.raises(InvalidModel, match=f"{flavor.model_file} is corrupt or truncated"):
+    name = Path(flavor.model_file).name
+    with pytest.raises(InvalidModel, match=f"{name} is corrupt or truncated"):
         shipyard.pyfunc.load_model(folder, trusted=True)
 
 

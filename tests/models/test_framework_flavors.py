@@ -18,6 +18,7 @@ from shipyard.errors import InvalidModel, MissingDependency
 _FLAVORS = [
     ("shipyard.xgboost", "shipyard.models.flavors._xgboost", ("xgboost",), "xgboost"),
     ("shipyard.lightgbm", "shipyard.models.flavors._lightgbm", ("lightgbm",), "lightgbm"),
+    ("shipyard.pytorch", "shipyard.models.flavors._pytorch", ("torch",), "pytorch"),
 ]
 
 

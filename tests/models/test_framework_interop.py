@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from _flavor_cases import iris_torch_module
 from sklearn.datasets import load_diabetes, load_iris
 
 import shipyard.pyfunc
@@ -27,7 +28,8 @@ def _iris() -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
 def _mlflow_save(module: Any, model: Any, path: Path, **kwargs: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        module.save_model(model, str(path), **kwargs)
+        # Fixed requirements skip MLflow's inference, which loads the model in a subprocess.
+        module.save_model(model, str(path), pip_requirements=["mlflow"], **kwargs)
 
 
 # -- xgboost ---------------------------------------------------------------------------------
@@ -140,3 +142,62 @@ def test_we_load_mlflow_lightgbm_folders(index: int, tmp_path: Path) -> None:
     np.testing.assert_array_equal(ours.predict(data), model.predict(data))
     loaded = shipyard_lightgbm.load_model(tmp_path / "m", trusted=not booster)
     assert type(loaded) is type(model)
+
+
+# -- pytorch ---------------------------------------------------------------------------------
+
+
+def _torch_expected(module: Any, data: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    import torch
+
+    with torch.no_grad():
+        result: np.ndarray[Any, Any] = module(torch.from_numpy(data)).numpy()
+    return result
+
+
+def test_mlflow_loads_our_pytorch_packages(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import mlflow.pyfunc
+    import mlflow.pytorch
+
+    from shipyard import pytorch as shipyard_pytorch
+
+    module, data = iris_torch_module()
+    shipyard_pytorch.save_model(module, tmp_path / "m", input_example=data[:3])
+    # MLflow 3.17 reads every PyTorch file through torch.load, so it asks for this even though
+    # torch.load hands a TorchScript archive to torch.jit.load.
+    monkeypatch.setenv("MLFLOW_ALLOW_PICKLE_DESERIALIZATION", "true")
+    native = mlflow.pytorch.load_model(str(tmp_path / "m"))
+    expected = _torch_expected(module, data)
+    np.testing.assert_array_equal(_torch_expected(native, data), expected)
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(data)
+    np.testing.assert_array_equal(np.asarray(theirs), expected)
+
+
+@pytest.mark.parametrize("scripted", [True, False], ids=["torchscript", "pickled-eager"])
+def test_we_load_mlflow_pytorch_folders(scripted: bool, tmp_path: Path) -> None:
+    import mlflow.pytorch
+    import torch
+
+    from shipyard import pytorch as shipyard_pytorch
+
+    module, data = iris_torch_module()
+    saved = torch.jit.script(module) if scripted else module
+    _mlflow_save(mlflow.pytorch, saved, tmp_path / "m", serialization_format="pickle")
+    if not scripted:
+        with pytest.raises(UntrustedModel, match="pickled module"):
+            shipyard.pyfunc.load_model(tmp_path / "m")
+    ours = shipyard.pyfunc.load_model(tmp_path / "m", trusted=not scripted)
+    np.testing.assert_array_equal(ours.predict(data), _torch_expected(module, data))
+    loaded = shipyard_pytorch.load_model(tmp_path / "m", trusted=not scripted)
+    assert isinstance(loaded, torch.nn.Module) and not loaded.training
+
+
+def test_torch_export_folders_are_refused_with_advice(tmp_path: Path) -> None:
+    import mlflow.pytorch
+
+    from shipyard.errors import FeatureNotImplemented
+
+    module, data = iris_torch_module()
+    _mlflow_save(mlflow.pytorch, module, tmp_path / "m", input_example=data[:3])  # pt2 default
+    with pytest.raises(FeatureNotImplemented, match=r"torch\.export"):
+        shipyard.pyfunc.load_model(tmp_path / "m")

@@ -54,7 +54,9 @@ _SKLEARN = _Entry("shipyard.models.flavors._sklearn", "sklearn", None)
 _PYTHON_MODEL = _Entry("shipyard.models.flavors._python_model", "cloudpickle", None)
 _XGBOOST = _Entry("shipyard.models.flavors._xgboost", "xgboost", "xgboost")
 _LIGHTGBM = _Entry("shipyard.models.flavors._lightgbm", "lightgbm", "lightgbm")
+_PYTORCH = _Entry("shipyard.models.flavors._pytorch", "torch", "pytorch")
 _BY_LOADER: dict[str, _Entry] = {
+    "mlflow.pytorch": _PYTORCH,
     "mlflow.lightgbm": _LIGHTGBM,
     "shipyard.lightgbm": _LIGHTGBM,
     "mlflow.sklearn": _SKLEARN,
