@@ -223,8 +223,59 @@ def _pytorch_case() -> FlavorCase:
     )
 
 
-FLAVORS = ["sklearn-estimator", "sklearn-pipeline", "custom", "xgboost", "lightgbm", "pytorch"]
+def diabetes_onnx_graph() -> tuple[Any, np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """A diabetes Ridge as a one-node ONNX graph (Gemm), its float32 inputs and predictions."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+
+    features, target = load_diabetes(return_X_y=True)
+    data = features.astype(np.float32)
+    ridge = Ridge().fit(data, target)
+    weights = ridge.coef_.astype(np.float32).reshape(-1, 1)
+    bias = np.asarray([ridge.intercept_], dtype=np.float32)
+    graph = helper.make_graph(
+        [helper.make_node("Gemm", ["X", "W", "B"], ["Y"])],
+        "ridge",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, data.shape[1]])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 1])],
+        [numpy_helper.from_array(weights, "W"), numpy_helper.from_array(bias, "B")],
+    )
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    model.ir_version = 8
+    onnx.checker.check_model(model)
+    expected = (data @ weights + bias).astype(np.float32)
+    return model, data, expected
+
+
+def _onnx_case() -> FlavorCase:
+    import onnxruntime
+
+    import shipyard.onnx
+
+    model, data, _ = diabetes_onnx_graph()
+    session = onnxruntime.InferenceSession(model.SerializeToString())
+    expected = session.run(None, {"X": data})[0]
+    example = data[:5]
+    return FlavorCase(
+        name="onnx",
+        model=model,
+        data=data,
+        expected=expected,
+        save=lambda path: shipyard.onnx.save_model(model, path, input_example=example),
+        log=lambda n: shipyard.onnx.log_model(model, n, input_example=example),
+        needs_trust=False,
+        model_file="model.onnx",
+        columns=False,
+        requirements=frozenset({"onnx", "onnxruntime", "numpy"}),
+    )
+
+
+FLAVORS = [
+    "sklearn-estimator", "sklearn-pipeline", "custom", "xgboost", "lightgbm", "pytorch", "onnx",
+]  # fmt: skip
 _FRAMEWORK_CASES: dict[str, Callable[[], FlavorCase]] = {
+    "onnx": _onnx_case,
     "xgboost": _xgboost_case,
     "lightgbm": _lightgbm_case,
     "pytorch": _pytorch_case,

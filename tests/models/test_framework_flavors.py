@@ -19,6 +19,7 @@ _FLAVORS = [
     ("shipyard.xgboost", "shipyard.models.flavors._xgboost", ("xgboost",), "xgboost"),
     ("shipyard.lightgbm", "shipyard.models.flavors._lightgbm", ("lightgbm",), "lightgbm"),
     ("shipyard.pytorch", "shipyard.models.flavors._pytorch", ("torch",), "pytorch"),
+    ("shipyard.onnx", "shipyard.models.flavors._onnx", ("onnxruntime",), "onnx"),
 ]
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from _flavor_cases import iris_torch_module
+from _flavor_cases import diabetes_onnx_graph, iris_torch_module
 from sklearn.datasets import load_diabetes, load_iris
 
 import shipyard.pyfunc
@@ -201,3 +201,34 @@ def test_torch_export_folders_are_refused_with_advice(tmp_path: Path) -> None:
     _mlflow_save(mlflow.pytorch, module, tmp_path / "m", input_example=data[:3])  # pt2 default
     with pytest.raises(FeatureNotImplemented, match=r"torch\.export"):
         shipyard.pyfunc.load_model(tmp_path / "m")
+
+
+# -- onnx ------------------------------------------------------------------------------------
+
+
+def test_mlflow_loads_our_onnx_packages(tmp_path: Path) -> None:
+    import mlflow.onnx
+    import mlflow.pyfunc
+
+    from shipyard import onnx as shipyard_onnx
+
+    model, data, expected = diabetes_onnx_graph()
+    shipyard_onnx.save_model(model, tmp_path / "m", input_example=data[:3])
+    assert mlflow.onnx.load_model(str(tmp_path / "m")) == model
+    theirs = mlflow.pyfunc.load_model(str(tmp_path / "m")).predict(data)  # {output: array}
+    np.testing.assert_allclose(theirs["Y"], expected, rtol=1e-5)
+    np.testing.assert_array_equal(
+        shipyard.pyfunc.load_model(tmp_path / "m").predict(data), theirs["Y"]
+    )
+
+
+def test_we_load_mlflow_onnx_folders_without_trust(tmp_path: Path) -> None:
+    import mlflow.onnx
+
+    from shipyard import onnx as shipyard_onnx
+
+    model, data, expected = diabetes_onnx_graph()
+    _mlflow_save(mlflow.onnx, model, tmp_path / "m", input_example=data[:3])
+    ours = shipyard.pyfunc.load_model(tmp_path / "m")
+    np.testing.assert_allclose(ours.predict(data), expected, rtol=1e-5)
+    assert shipyard_onnx.load_model(tmp_path / "m") == model

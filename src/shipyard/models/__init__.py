@@ -1,6 +1,7 @@
 """Model packages: the MLmodel manifest, signatures, environments, reference profiles, and one
 ``load_model(uri).predict(data)`` for every flavor. Flavors live in ``flavors/``; the public
-modules are ``shipyard.pyfunc`` and ``shipyard.sklearn``."""
+modules are ``shipyard.pyfunc``, ``shipyard.sklearn``, ``shipyard.xgboost``,
+``shipyard.lightgbm``, ``shipyard.pytorch`` and ``shipyard.onnx``."""
 
 from shipyard.models._describe import ModelDescription, describe_model
 from shipyard.models._locate import download_package as download_model

@@ -55,7 +55,9 @@ _PYTHON_MODEL = _Entry("shipyard.models.flavors._python_model", "cloudpickle", N
 _XGBOOST = _Entry("shipyard.models.flavors._xgboost", "xgboost", "xgboost")
 _LIGHTGBM = _Entry("shipyard.models.flavors._lightgbm", "lightgbm", "lightgbm")
 _PYTORCH = _Entry("shipyard.models.flavors._pytorch", "torch", "pytorch")
+_ONNX = _Entry("shipyard.models.flavors._onnx", "onnx", "onnx")
 _BY_LOADER: dict[str, _Entry] = {
+    "mlflow.onnx": _ONNX,
     "mlflow.pytorch": _PYTORCH,
     "mlflow.lightgbm": _LIGHTGBM,
     "shipyard.lightgbm": _LIGHTGBM,
