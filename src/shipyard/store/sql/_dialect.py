@@ -7,14 +7,19 @@ from typing import Any
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
 
-__all__ = ["fetch_tuples", "upsert"]
+__all__ = ["dialect_insert", "fetch_tuples", "upsert"]
+
+
+def dialect_insert(dialect: str, table: Table) -> Any:
+    """``INSERT ... ON CONFLICT`` for a dialect by name (both dialects share the API)."""
+    if dialect == "postgresql":
+        return postgresql.insert(table)
+    return sqlite.insert(table)
 
 
 def upsert(conn: Connection, table: Table) -> Any:
-    """``INSERT ... ON CONFLICT`` for the connection's dialect (both dialects share the API)."""
-    if conn.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+    """``INSERT ... ON CONFLICT`` for the connection's dialect."""
+    return dialect_insert(conn.dialect.name, table)
 
 
 def fetch_tuples(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:

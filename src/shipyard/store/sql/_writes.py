@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -12,7 +13,7 @@ from shipyard.entities import DatasetInput, Metric, Param, Tag
 from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
 from shipyard.store.search import encode_page_token
-from shipyard.store.sql._dialect import fetch_tuples, upsert
+from shipyard.store.sql._dialect import dialect_insert, fetch_tuples, upsert
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -36,11 +37,36 @@ __all__ = [
 ]
 
 
-def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
-    stmt = upsert(conn, table)
+# Statements are immutable once built: each is built once per dialect and reused, since building
+# an ON CONFLICT statement (with its ``excluded`` alias) costs more than running it on SQLite.
+@functools.cache
+def _tag_upsert(dialect: str, table: Table, owner: str) -> Any:
+    stmt = dialect_insert(dialect, table)
     return stmt.on_conflict_do_update(
         index_elements=[owner, "key"], set_={"value": stmt.excluded.value}
     )
+
+
+@functools.cache
+def _insert_ignore(dialect: str, table: Table) -> Any:
+    return dialect_insert(dialect, table).on_conflict_do_nothing()
+
+
+@functools.cache
+def _latest_upsert(dialect: str) -> Any:
+    stmt = dialect_insert(dialect, latest_metrics)
+    ex = stmt.excluded
+    lm = latest_metrics.c
+    newer = (ex.step > lm.step) | ((ex.step == lm.step) & (ex.timestamp >= lm.timestamp))
+    return stmt.on_conflict_do_update(
+        index_elements=["run_uuid", "key"],
+        set_={"value": ex.value, "is_nan": ex.is_nan, "timestamp": ex.timestamp, "step": ex.step},
+        where=newer,
+    )
+
+
+def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
+    return _tag_upsert(conn.dialect.name, table, owner)
 
 
 def upsert_run_tags(conn: Connection, run_id: str, new_tags: Sequence[Tag]) -> None:
@@ -78,7 +104,7 @@ def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
     seen = {key for key, _ in existing}
     rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in seen]
     if rows:
-        conn.execute(upsert(conn, params).on_conflict_do_nothing(), rows)
+        conn.execute(_insert_ignore(conn.dialect.name, params), rows)
 
 
 _INSERT_POINTS = (
@@ -103,15 +129,7 @@ def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> N
         if cur is None or (m.step, m.timestamp) >= (cur[0], cur[1]):
             latest[m.key] = (m.step, m.timestamp, value, nan)
     conn.exec_driver_sql(_points_sql(conn), rows)
-    stmt = upsert(conn, latest_metrics)
-    ex = stmt.excluded
-    lm = latest_metrics.c
-    newer = (ex.step > lm.step) | ((ex.step == lm.step) & (ex.timestamp >= lm.timestamp))
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["run_uuid", "key"],
-        set_={"value": ex.value, "is_nan": ex.is_nan, "timestamp": ex.timestamp, "step": ex.step},
-        where=newer,
-    )
+    stmt = _latest_upsert(conn.dialect.name)
     conn.execute(
         stmt,
         [
