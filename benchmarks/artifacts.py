@@ -3,9 +3,11 @@
 
     python benchmarks/artifacts.py [--servers shipyard,mlflow] [--repeat N] [--quick]
 
-Per server, on a fresh SQLite database and a fresh artifact folder: one large file (1 GiB) PUT
-and then GET through `/api/2.0/mlflow-artifacts/artifacts/...`, and 1,000 small files (10 KiB)
-PUT and then GET one after another on one keep-alive connection, as MLflow's client does. Every
+Both servers run side by side, each on a fresh SQLite database and artifact folder, and every
+transfer alternates between them (paired rounds; the first mover swaps each repeat), so the
+load of a shared machine falls on both alike. Transfers: one large file (1 GiB) PUT and then GET
+through `/api/2.0/mlflow-artifacts/artifacts/...`, and 1,000 small files (10 KiB) PUT and then
+GET one after another on one keep-alive connection, as MLflow's client does. Every
 transfer is timed from the first byte sent to the last byte received; medians of the repeats
 are reported in MB/s (10^6 bytes), with the ratio Shipyard / MLflow; dirty pages are flushed
 (`sync`, not timed) before each large transfer. While the large file moves,
@@ -16,6 +18,7 @@ VmRSS, every 20 ms) and keeps the peak of the sum. Stdlib only; servers come fro
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import functools
 import http.client
@@ -32,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from _servers import HOST, LABELS, WORK_DIR, Backend, executable, run_server
+from _servers import HOST, LABELS, WORK_DIR, Backend, RunningServer, executable, run_server
 
 API = "/api/2.0/mlflow-artifacts/artifacts"
 MiB = 1024 * 1024
@@ -50,6 +53,7 @@ class Sizes:
 FULL = Sizes(big=1024 * MiB, small_count=1000, small_size=10 * 1024, repeat=3)
 QUICK = Sizes(big=64 * MiB, small_count=200, small_size=10 * 1024, repeat=2)
 WORKLOADS = ("upload_big", "download_big", "upload_small", "download_small")
+BIG = ("upload_big", "download_big")
 
 
 @dataclass
@@ -57,6 +61,7 @@ class ServerResult:
     server: str
     mb_per_s: dict[str, list[float]] = field(default_factory=dict)
     idle_rss_mb: float = 0.0
+    processes: int = 0
     peak_rss_mb: dict[str, float] = field(default_factory=dict)
     error: str | None = None
 
@@ -70,7 +75,12 @@ class ServerResult:
 
 def group_rss_kb(pgid: int) -> int:
     """Summed VmRSS of every live process in process group ``pgid``."""
-    total = 0
+    return sum(group_rss(pgid))
+
+
+def group_rss(pgid: int) -> list[int]:
+    """VmRSS (kB) of each live process in process group ``pgid``."""
+    found: list[int] = []
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -78,11 +88,12 @@ def group_rss_kb(pgid: int) -> int:
             stat = Path(f"/proc/{entry.name}/stat").read_text()
             if int(stat[stat.rindex(")") + 2 :].split()[2]) != pgid:  # state ppid pgrp ...
                 continue
-            found = _VMRSS.search(Path(f"/proc/{entry.name}/status").read_text())
+            match = _VMRSS.search(Path(f"/proc/{entry.name}/status").read_text())
         except (OSError, ValueError, IndexError):
             continue  # the process went away between the two reads
-        total += int(found.group(1)) if found else 0
-    return total
+        if match:
+            found.append(int(match.group(1)))
+    return found
 
 
 class PeakRss:
@@ -183,66 +194,95 @@ def timed(action: Callable[[], None], nbytes: int) -> float:
     return nbytes / 1e6 / (time.perf_counter() - start)
 
 
-def measure_big(port: int, pgid: int, source: Path, sizes: Sizes, result: ServerResult) -> None:
+def big_once(srv: RunningServer, workload: str, source: Path, result: ServerResult) -> None:
+    """One large transfer, its throughput and the server's peak RSS meanwhile."""
     size = source.stat().st_size
-    for workload in ("upload_big", "download_big"):
-        peak = 0.0
-        for _ in range(sizes.repeat):
-            conn = connect(port)
-            upload = functools.partial(put, conn, "bench/big.bin", source)
-            download = functools.partial(get, conn, "bench/big.bin", size)
-            action = upload if workload == "upload_big" else download
-            os.sync()  # no writeback of an earlier run's gigabytes inside this measurement
-            with PeakRss(pgid) as rss:
-                result.mb_per_s.setdefault(workload, []).append(timed(action, size))
-            conn.close()
-            peak = max(peak, rss.peak_mb)
-        result.peak_rss_mb[workload] = peak
+    conn = connect(srv.port)
+    if workload == "upload_big":
+        action = functools.partial(put, conn, "bench/big.bin", source)
+    else:
+        action = functools.partial(get, conn, "bench/big.bin", size)
+    os.sync()  # no writeback of an earlier transfer's gigabyte inside this measurement
+    with PeakRss(srv.proc.pid) as rss:
+        result.mb_per_s.setdefault(workload, []).append(timed(action, size))
+    conn.close()
+    result.peak_rss_mb[workload] = max(result.peak_rss_mb.get(workload, 0.0), rss.peak_mb)
 
 
-def measure_small(port: int, sizes: Sizes, result: ServerResult) -> None:
+def small_once(srv: RunningServer, rep: int, sizes: Sizes, result: ServerResult) -> None:
+    """The small files up, one after another on one connection, then down again."""
     payload = os.urandom(sizes.small_size)
+    names = [f"bench/small-{rep}/f{i:04d}.bin" for i in range(sizes.small_count)]
     total = sizes.small_count * sizes.small_size
-    for rep in range(sizes.repeat):
-        conn = connect(port)
-        names = [f"bench/small-{rep}/f{i:04d}.bin" for i in range(sizes.small_count)]
+    conn = connect(srv.port)
 
-        def upload(names: list[str] = names, conn: Conn = conn) -> None:
-            for name in names:
-                put(conn, name, payload)
+    def upload() -> None:
+        for name in names:
+            put(conn, name, payload)
 
-        def download(names: list[str] = names, conn: Conn = conn) -> None:
-            for name in names:
-                get(conn, name, len(payload))
+    def download() -> None:
+        for name in names:
+            get(conn, name, len(payload))
 
-        result.mb_per_s.setdefault("upload_small", []).append(timed(upload, total))
-        result.mb_per_s.setdefault("download_small", []).append(timed(download, total))
-        conn.close()
+    result.mb_per_s.setdefault("upload_small", []).append(timed(upload, total))
+    result.mb_per_s.setdefault("download_small", []).append(timed(download, total))
+    conn.close()
 
 
-def bench_server(server: str, run_dir: Path, source: Path, sizes: Sizes) -> ServerResult:
-    result = ServerResult(server)
+def start(server: str, run_dir: Path, stack: contextlib.ExitStack) -> RunningServer | None:
     exe = executable(server)
     if exe is None:
-        result.error = "not installed"
-        return result
+        return None
     workdir = run_dir / server
     backend = Backend(kind="sqlite", sqlite_path=workdir / "tracking.db")
-    print(f"  {LABELS[server]}", flush=True)
+    srv: RunningServer = stack.enter_context(run_server(server, exe, backend, workdir))
+    warm = connect(srv.port)
+    put(warm, "bench/warm.bin", b"warm")
+    get(warm, "bench/warm.bin", 4)
+    warm.close()
+    return srv
+
+
+def bench(servers: list[str], run_dir: Path, source: Path, sizes: Sizes) -> list[ServerResult]:
+    """Paired rounds: every server runs, and each transfer alternates between them (the first
+    one swapping each repeat), so the load of a shared machine falls on all of them alike."""
+    results = {name: ServerResult(name) for name in servers}
+    with contextlib.ExitStack() as stack:
+        running = {name: start(name, run_dir, stack) for name in servers}
+        time.sleep(2.0)  # let every worker finish booting
+        live = {name: srv for name, srv in running.items() if srv is not None}
+        for name in set(servers) - set(live):
+            results[name].error = "not installed"
+        for name, srv in live.items():
+            sizes_kb = group_rss(srv.proc.pid)
+            results[name].idle_rss_mb = sum(sizes_kb) / 1024
+            results[name].processes = len(sizes_kb)
+        for rep in range(sizes.repeat):
+            order = list(live.items()) if rep % 2 == 0 else list(reversed(live.items()))
+            print(f"  round {rep + 1}/{sizes.repeat}: {', '.join(LABELS[n] for n, _ in order)}")
+            steps = [functools.partial(big_once, workload=w, source=source) for w in BIG]
+            steps.append(functools.partial(small_once, rep=rep, sizes=sizes))
+            for step in steps:
+                for name, srv in order:
+                    _guarded(step, srv, results[name], live)
+    return [results[name] for name in servers]
+
+
+def _guarded(
+    step: Callable[..., None],
+    srv: RunningServer,
+    result: ServerResult,
+    live: dict[str, RunningServer],
+) -> None:
+    """Run one measurement; a server that fails is reported and left out of later rounds."""
+    if result.error is not None:
+        return
     try:
-        with run_server(server, exe, backend, workdir) as srv:
-            time.sleep(2.0)  # let every worker finish booting
-            warm = connect(srv.port)
-            put(warm, "bench/warm.bin", b"warm")
-            get(warm, "bench/warm.bin", 4)
-            warm.close()
-            result.idle_rss_mb = group_rss_kb(srv.proc.pid) / 1024
-            measure_big(srv.port, srv.proc.pid, source, sizes, result)
-            measure_small(srv.port, sizes, result)
-    except Exception as exc:  # report the failure, keep the other server's numbers
+        step(srv=srv, result=result)
+    except Exception as exc:
         result.error = f"{type(exc).__name__}: {exc}"[:300]
-        print(f"    failed: {result.error}", flush=True)
-    return result
+        print(f"    {LABELS[result.server]} failed: {result.error}", flush=True)
+        live.pop(result.server, None)
 
 
 # --------------------------------------------------------------------------- report
@@ -286,7 +326,8 @@ def memory_rows(results: list[ServerResult]) -> list[list[str]]:
     out = []
     for r in results:
         up, down = r.peak_rss_mb.get("upload_big", 0.0), r.peak_rss_mb.get("download_big", 0.0)
-        out.append([LABELS[r.server], f"{r.idle_rss_mb:.0f}", f"{up:.0f}", f"{down:.0f}"])
+        name = f"{LABELS[r.server]} ({r.processes} processes)"
+        out.append([name, f"{r.idle_rss_mb:.0f}", f"{up:.0f}", f"{down:.0f}"])
     return out
 
 
@@ -307,7 +348,7 @@ def main(argv: list[str] | None = None) -> int:
     run_dir = WORK_DIR / f"artifacts-{stamp}"
     source = source_file(sizes.big)
     print(f"[artifacts] {sizes}; work in {run_dir}", flush=True)
-    results = [bench_server(s, run_dir, source, sizes) for s in args.servers.split(",")]
+    results = bench(args.servers.split(","), run_dir, source, sizes)
     header = ["workload (MB/s, median)", "Shipyard", "MLflow 3.17", "Shipyard / MLflow"]
     print("\n" + markdown(header, list(rows(results, sizes))))
     rss_header = ["server", "idle RSS (MB)", "peak RSS, big upload (MB)", "peak RSS, big download"]
