@@ -97,6 +97,19 @@ def test_listing_a_runs_sub_path(served: Any) -> None:
     ]
 
 
+def test_tables_in_folders_and_runs_downloads(served: Any, tmp_path: Path) -> None:
+    """log_table into a folder lists that folder first (it appends to an existing table)."""
+    mlflow.set_experiment(f"tables-{uuid.uuid4().hex[:8]}")
+    with mlflow.start_run() as run:
+        mlflow.log_table({"q": ["a"], "score": [0.5]}, "eval/results.json")
+        mlflow.log_table({"q": ["b"], "score": [1.0]}, "eval/results.json")
+    run_id = run.info.run_id
+    table = mlflow.load_table("eval/results.json", run_ids=[run_id])
+    assert table["q"].tolist() == ["a", "b"] and table["score"].tolist() == [0.5, 1.0]
+    out = mlflow.artifacts.download_artifacts(f"runs:/{run_id}/eval", dst_path=str(tmp_path))
+    assert json.loads((Path(out) / "results.json").read_text())["data"] == [["a", 0.5], ["b", 1.0]]
+
+
 def test_a_50_mb_round_trip_keeps_every_byte(served: Any, tmp_path: Path) -> None:
     data = os.urandom(50 * MiB)
     (tmp_path / "big.bin").write_bytes(data)
