@@ -26,16 +26,12 @@ def fetch_tuples(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     """A Core statement's rows as the driver's plain tuples, inside ``conn``'s transaction.
 
     For the read paths that return 100,000s of rows (metric history, pages of runs): building
-    SQLAlchemy ``Row`` objects and running result processors costs three times the query.
+    SQLAlchemy ``Row`` objects and running result processors costs three times the query. The
+    statement still goes through SQLAlchemy's compiled cache; only the rows skip the wrapping.
     Values come back as the driver gives them (SQLite booleans are 0/1).
     """
-    compiled = stmt.compile(dialect=conn.dialect, compile_kwargs={"render_postcompile": True})
-    params: Any = compiled.params
-    if compiled.positiontup is not None:
-        params = tuple(params[name] for name in compiled.positiontup)
-    cursor = conn.connection.cursor()
+    result = conn.execute(stmt)
     try:
-        cursor.execute(str(compiled), params)
-        return list(cursor.fetchall())
+        return list(result.cursor.fetchall())  # type: ignore[union-attr]
     finally:
-        cursor.close()
+        result.close()
