@@ -3,23 +3,23 @@
 Every route is mounted under ``/api/2.0/mlflow`` (what the Python client calls) and again under
 ``/ajax-api/2.0/mlflow`` (what MLflow's web UI calls). The artifact layer plugs in through
 ``extra_routers`` (already prefixed, e.g. ``/api/2.0/mlflow-artifacts``); when none are passed,
-``create_app`` mounts ``create_router(settings)`` from the artifact proxy module if it exists.
+``create_app`` mounts the artifact proxy built from ``settings``.
 """
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 from fastapi import APIRouter, FastAPI
 
 from shipyard._version import __version__
 from shipyard.server import _artifacts, _experiments, _logged_models, _meta, _metrics, _runs
+from shipyard.server._artifact_proxy import create_router
 from shipyard.server._errors import install_error_handlers
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
 
-__all__ = ["API_PREFIXES", "create_app", "optional_artifact_router"]
+__all__ = ["API_PREFIXES", "create_app"]
 
 API_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 _TRACKING_ROUTERS = (
@@ -31,29 +31,6 @@ _TRACKING_ROUTERS = (
 )
 
 
-_ARTIFACT_ROUTER_MODULES = ("shipyard.server._artifact_proxy", "shipyard.artifacts")
-
-
-def optional_artifact_router(settings: Settings) -> APIRouter | None:
-    """The artifact layer's router: the first of ``_ARTIFACT_ROUTER_MODULES`` with a
-    ``create_router(settings)``.
-
-    Looked up by name because that layer is built separately and is optional here: without it
-    the tracking API still works, and artifact calls answer ENDPOINT_NOT_FOUND.
-    """
-    for name in _ARTIFACT_ROUTER_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name is not None and name.startswith(exc.name):
-                continue  # the module itself is absent, not something it imports
-            raise
-        factory: Callable[[Settings], APIRouter] | None = getattr(module, "create_router", None)
-        if factory is not None:
-            return factory(settings)
-    return None
-
-
 def create_app(
     settings: Settings,
     service: TrackingStore,
@@ -61,7 +38,7 @@ def create_app(
 ) -> FastAPI:
     """Build the app over ``service`` (a ``TrackingService`` in production).
 
-    ``extra_routers=None`` means "look for the artifact layer"; pass ``()`` for none at all.
+    ``extra_routers=None`` mounts the artifact proxy; pass ``()`` for no artifact routes at all.
     """
     app = FastAPI(
         title="Shipyard tracking server",
@@ -72,12 +49,7 @@ def create_app(
     app.state.settings = settings
     app.state.store = service
     install_error_handlers(app)
-    routers: Sequence[APIRouter]
-    if extra_routers is None:
-        found = optional_artifact_router(settings)
-        routers = () if found is None else (found,)
-    else:
-        routers = extra_routers
+    routers = (create_router(settings),) if extra_routers is None else extra_routers
     # Matched first: their prefixes overlap no tracking route, and a small artifact upload then
     # skips ~80 route checks (~15% of its server time); tracking calls pay a few failed ones.
     for router in routers:
