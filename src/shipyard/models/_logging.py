@@ -21,7 +21,7 @@ from shipyard.errors import InvalidParameter
 from shipyard.models._manifest import Manifest, write_manifest
 from shipyard.models._signature import Signature
 
-__all__ = ["ModelInfo", "log_package"]
+__all__ = ["ModelInfo", "log_package", "log_saved"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,3 +63,10 @@ def log_package(name: str, save: Callable[[Path], Manifest]) -> ModelInfo:
         signature=manifest.signature,
         utc_time_created=manifest.utc_time_created,
     )
+
+
+def log_saved(
+    name: str, save_model: Callable[..., Manifest], model: Any, **options: Any
+) -> ModelInfo:
+    """``log_package`` for a flavor: ``save_model(model, folder, **options)`` into the run."""
+    return log_package(name, lambda folder: save_model(model, folder, **options))

@@ -19,7 +19,7 @@ import pandas as pd
 from shipyard.errors import InvalidModel, InvalidParameter
 from shipyard.models._flavor import missing_dependency
 from shipyard.models._locate import open_package
-from shipyard.models._logging import ModelInfo, log_package
+from shipyard.models._logging import ModelInfo, log_saved
 from shipyard.models._manifest import Manifest, package_file, read_manifest
 from shipyard.models._package import PackageOptions, new_package_folder, write_package
 from shipyard.models._signature import Signature
@@ -126,19 +126,16 @@ def log_model(
     extra_pip_requirements: tuple[str, ...] = (),
 ) -> ModelInfo:
     """Save ``model`` into the active run's artifacts under ``name``."""
-
-    def save(folder: Path) -> Manifest:
-        return save_model(
-            model,
-            folder,
-            input_example=input_example,
-            signature=signature,
-            reference_data=reference_data,
-            reference_predictions=reference_predictions,
-            extra_pip_requirements=extra_pip_requirements,
-        )
-
-    return log_package(name, save)
+    return log_saved(
+        name,
+        save_model,
+        model,
+        input_example=input_example,
+        signature=signature,
+        reference_data=reference_data,
+        reference_predictions=reference_predictions,
+        extra_pip_requirements=extra_pip_requirements,
+    )
 
 
 def load_model(
