@@ -50,6 +50,11 @@ def _default_user(env: Mapping[str, str]) -> str:
         return "unknown"
 
 
+def _cache_dir(env: Mapping[str, str]) -> str:
+    root = Path(env["XDG_CACHE_HOME"]) if env.get("XDG_CACHE_HOME") else Path.home() / ".cache"
+    return str(root / "shipyard" / "envs")
+
+
 @dataclass(frozen=True, slots=True)
 class S3Settings:
     """How to reach S3 or an S3-compatible server (MinIO, moto); ``None`` lets boto3 decide.
@@ -112,6 +117,11 @@ class Settings:
     # Model files that can run code when loaded (pickle, cloudpickle, skops types outside the
     # scikit-learn/NumPy/SciPy allowlist) load only when this is on or the caller says trusted=True.
     trust_pickle: bool = False
+    # A run to resume on the first top-level start_run(): how `shipyard run` hands its run to the
+    # project's command (MLFLOW_RUN_ID too, for scripts written against MLflow).
+    run_id: str | None = None
+    # Where `shipyard run` keeps the virtualenvs it builds, one folder per exact requirement set.
+    env_cache_dir: str = str(Path.home() / ".cache" / "shipyard" / "envs")
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -149,4 +159,6 @@ class Settings:
             s3=S3Settings.from_env(env),
             artifact_fsync=_flag(env.get("SHIPYARD_ARTIFACT_FSYNC"), False),
             trust_pickle=_flag(env.get("SHIPYARD_TRUST_PICKLE"), False),
+            run_id=env.get("SHIPYARD_RUN_ID") or env.get("MLFLOW_RUN_ID") or None,
+            env_cache_dir=env.get("SHIPYARD_ENV_CACHE_DIR") or _cache_dir(env),
         )

@@ -57,6 +57,8 @@ class _State:
         self.runs: list[ActiveRun] = []
         self.lock = threading.RLock()
         self.metric_keys: set[str] = set()
+        # The run handed in by SHIPYARD_RUN_ID / MLFLOW_RUN_ID, resumed once by start_run().
+        self.inherited_run_id: str | None = self.settings.run_id
 
     def get_client(self) -> Client:
         if self.client is None:
@@ -156,7 +158,11 @@ def start_run(
     tags: Mapping[str, Any] | None = None,
     description: str | None = None,
 ) -> ActiveRun:
-    """Start (or resume, with ``run_id``) a run and make it active."""
+    """Start (or resume, with ``run_id``) a run and make it active.
+
+    Without ``run_id``, the first top-level run of a process resumes ``SHIPYARD_RUN_ID`` (or
+    ``MLFLOW_RUN_ID``) when set: that is how ``shipyard run`` hands its run to a project's command.
+    """
     with _state.lock:
         client = _state.get_client()
         parent = active_run()
@@ -165,6 +171,8 @@ def start_run(
                 f"Run {parent.run_id} is already active. End it with shipyard.end_run() first, "
                 "or start this one with nested=True."
             )
+        if not run_id and parent is None and _state.inherited_run_id:
+            run_id, _state.inherited_run_id = _state.inherited_run_id, None
         if run_id:
             run = _resume(client, run_id)
         else:
