@@ -1,0 +1,27 @@
+"""Monitoring: drift against the reference profile, realized performance from late labels,
+operational health from the inference log, reports, and a policy whose alerts act."""
+
+from shipyard.monitoring._drift import DriftSettings, column_drift, dataset_drift
+from shipyard.monitoring._labels import LabelStore, join_labels
+from shipyard.monitoring._log import read_log
+from shipyard.monitoring._monitor import Monitor
+from shipyard.monitoring._performance import realized_metrics
+from shipyard.monitoring._profile import WindowProfile, merge_profiles
+from shipyard.monitoring._reference import Reference, load_reference
+from shipyard.monitoring._windows import WindowSpec
+
+__all__ = [
+    "DriftSettings",
+    "LabelStore",
+    "Monitor",
+    "Reference",
+    "WindowProfile",
+    "WindowSpec",
+    "column_drift",
+    "dataset_drift",
+    "join_labels",
+    "load_reference",
+    "merge_profiles",
+    "read_log",
+    "realized_metrics",
+]
