@@ -122,6 +122,8 @@ class Settings:
     run_id: str | None = None
     # Where `shipyard run` keeps the virtualenvs it builds, one folder per exact requirement set.
     env_cache_dir: str = str(Path.home() / ".cache" / "shipyard" / "envs")
+    # Registry webhooks may target loopback/private addresses only when this is on.
+    webhooks_allow_private: bool = False
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -133,6 +135,7 @@ class Settings:
             "SHIPYARD_MAX_PARAM_VALUE_LENGTH": str(self.limits.max_param_value_length),
             "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(self.limits.max_tag_value_length),
             "SHIPYARD_ARTIFACT_FSYNC": "true" if self.artifact_fsync else "false",
+            "SHIPYARD_WEBHOOKS_ALLOW_PRIVATE": "true" if self.webhooks_allow_private else "false",
             **self.s3.to_env(),
         }
 
@@ -161,4 +164,5 @@ class Settings:
             trust_pickle=_flag(env.get("SHIPYARD_TRUST_PICKLE"), False),
             run_id=env.get("SHIPYARD_RUN_ID") or env.get("MLFLOW_RUN_ID") or None,
             env_cache_dir=env.get("SHIPYARD_ENV_CACHE_DIR") or _cache_dir(env),
+            webhooks_allow_private=_flag(env.get("SHIPYARD_WEBHOOKS_ALLOW_PRIVATE"), False),
         )
