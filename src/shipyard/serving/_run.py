@@ -1,0 +1,38 @@
+"""Running the scoring app under uvicorn, with one or more worker processes.
+
+Each worker is a spawned process that builds its own app from the (picklable) config: its own
+model copy, alias follower, metrics and inference log files. The parent only holds the socket.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import uvicorn
+from starlette.applications import Starlette
+
+from shipyard.serving._app import build_app
+from shipyard.serving._config import ServingConfig
+
+__all__ = ["run_scoring_server"]
+
+
+def _factory(config: ServingConfig) -> Starlette:
+    return build_app(config)
+
+
+def run_scoring_server(
+    config: ServingConfig, host: str = "127.0.0.1", port: int = 5001, workers: int = 1
+) -> None:
+    """Serve until interrupted (SIGINT/SIGTERM); a clean stop flushes the inference log."""
+    common = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
+    if workers <= 1:
+        app = build_app(config)  # load in this process: a bad URI fails before listening
+        uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()  # type: ignore[arg-type]
+        return
+    from uvicorn.supervisors import Multiprocess
+
+    factory = functools.partial(_factory, config)
+    settings = uvicorn.Config(factory, factory=True, lifespan="on", workers=workers, **common)  # type: ignore[arg-type]
+    socket = settings.bind_socket()
+    Multiprocess(settings, sockets=[socket]).run()
