@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import _admin, _artifacts, _experiments, _models, _runs, _server
+from shipyard.cli import _admin, _artifacts, _experiments, _models, _projects, _runs, _server
 
 app = typer.Typer(
     name="shipyard",
@@ -21,6 +21,8 @@ app.add_typer(_admin.db_app, name="db")
 app.command("gc")(_admin.gc)
 app.command("server")(_server.server)
 app.command("quickstart")(_server.quickstart)
+app.command("run")(_projects.run_command)
+app.command("reproduce")(_projects.reproduce_command)
 
 
 def _version(value: bool) -> None:
