@@ -35,11 +35,13 @@ def main() -> None:
 
     with shipyard.start_run():  # resumes the run `shipyard run` made
         predicted = model.predict(x_test)
-        shipyard.log_metrics({
-            "accuracy": accuracy_score(y_test, predicted),
-            "f1_macro": f1_score(y_test, predicted, average="macro"),
-            "log_loss": log_loss(y_test, model.predict_proba(x_test)),
-        })
+        shipyard.log_metrics(
+            {
+                "accuracy": accuracy_score(y_test, predicted),
+                "f1_macro": f1_score(y_test, predicted, average="macro"),
+                "log_loss": log_loss(y_test, model.predict_proba(x_test)),
+            }
+        )
         shipyard.sklearn.log_model(model, "model", input_example=x_test.head(3))
         print(f"accuracy {accuracy_score(y_test, predicted):.4f}")
 
