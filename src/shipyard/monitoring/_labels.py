@@ -10,6 +10,7 @@ do not).
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -38,7 +39,8 @@ class LabelStore:
         now = self._clock()
         frame["ingested_at"] = pd.Timestamp(now).tz_convert("UTC")
         self.folder.mkdir(parents=True, exist_ok=True)
-        name = f"part-{now:%Y%m%dT%H%M%S%f}-{uuid.uuid4().hex}.parquet"
+        # Names sort in upload order (nanoseconds of the real clock), which decides the latest.
+        name = f"part-{time.time_ns():020d}-{uuid.uuid4().hex}.parquet"
         table = pa.Table.from_pandas(frame, preserve_index=False)
         tmp = self.folder / f".{name}.tmp"
         pq.write_table(table, tmp)
@@ -58,7 +60,6 @@ class LabelStore:
             )
         frames = [pq.read_table(p).to_pandas() for p in parts]
         labels = pd.concat(frames, ignore_index=True)
-        labels = labels.sort_values("ingested_at", kind="stable")
         latest: pd.DataFrame = labels.drop_duplicates(
             ["request_id", "row"], keep="last", ignore_index=True
         )
