@@ -5,7 +5,16 @@ from __future__ import annotations
 import typer
 
 from shipyard._version import __version__
-from shipyard.cli import _admin, _artifacts, _experiments, _models, _projects, _runs, _server
+from shipyard.cli import (
+    _admin,
+    _artifacts,
+    _experiments,
+    _models,
+    _monitor,
+    _projects,
+    _runs,
+    _server,
+)
 
 app = typer.Typer(
     name="shipyard",
@@ -17,6 +26,7 @@ app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_models.app, name="models")
+app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_admin.db_app, name="db")
 app.command("gc")(_admin.gc)
 app.command("server")(_server.server)
