@@ -6,6 +6,10 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
+    "Actor",
+    "ApprovalRequest",
+    "ApprovalStatus",
+    "AuditEvent",
     "Dataset",
     "DatasetInput",
     "DatasetRef",
@@ -15,13 +19,19 @@ __all__ = [
     "LoggedModelOrderBy",
     "LoggedModelStatus",
     "Metric",
+    "ModelVersion",
+    "ModelVersionStage",
+    "ModelVersionStatus",
     "Param",
+    "RegisteredModel",
     "Run",
     "RunData",
     "RunInfo",
     "RunStatus",
     "Tag",
     "ViewType",
+    "Webhook",
+    "WebhookDelivery",
 ]
 
 
@@ -189,3 +199,135 @@ class LoggedModelOrderBy:
     ascending: bool = True
     dataset_name: str | None = None
     dataset_digest: str | None = None
+
+
+# -- model registry ------------------------------------------------------------------------------
+class ModelVersionStage(StrEnum):
+    """MLflow's legacy stages, kept for compatibility; aliases are the primary way to say what is
+    live."""
+
+    NONE = "None"
+    STAGING = "Staging"
+    PRODUCTION = "Production"
+    ARCHIVED = "Archived"
+
+
+class ModelVersionStatus(StrEnum):
+    PENDING_REGISTRATION = "PENDING_REGISTRATION"
+    FAILED_REGISTRATION = "FAILED_REGISTRATION"
+    READY = "READY"
+
+
+@dataclass(slots=True)
+class ModelVersion:
+    """One numbered version of a registered model: where its files are and where it came from."""
+
+    name: str
+    version: str
+    creation_time: int
+    last_updated_time: int
+    source: str
+    current_stage: str = ModelVersionStage.NONE.value
+    description: str | None = None
+    user_id: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+    model_id: str | None = None
+    status: str = ModelVersionStatus.READY.value
+    status_message: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class RegisteredModel:
+    """A named model; ``latest_versions`` holds the newest version in each stage."""
+
+    name: str
+    creation_time: int
+    last_updated_time: int
+    description: str | None = None
+    user_id: str | None = None
+    tags: dict[str, str] = field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
+    latest_versions: list[ModelVersion] = field(default_factory=list)
+    protected_aliases: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who asked for a change. Until authentication exists this is the client's declared user;
+    ``authenticated`` says whether a verified identity stands behind the name."""
+
+    name: str
+    authenticated: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One entry of the registry's append-only audit trail.
+
+    ``hash`` is SHA-256 over the event's content and ``prev_hash``; see ``shipyard.registry``.
+    """
+
+    seq: int
+    time_ms: int
+    actor: str
+    action: str
+    model_name: str | None
+    version: str | None
+    alias: str | None
+    before: object
+    after: object
+    reason: str | None
+    details: dict[str, object]
+    prev_hash: str
+    hash: str
+
+
+class ApprovalStatus(StrEnum):
+    PENDING = "PENDING"
+    APPROVED = "APPROVED"
+    REJECTED = "REJECTED"
+
+
+@dataclass(slots=True)
+class ApprovalRequest:
+    """A request to move a protected alias, and its decision by a second actor."""
+
+    id: str
+    name: str
+    alias: str
+    version: str
+    requested_by: str
+    created_time: int
+    status: str = ApprovalStatus.PENDING.value
+    reason: str | None = None
+    decided_by: str | None = None
+    decided_time: int | None = None
+    comment: str | None = None
+
+
+@dataclass(slots=True)
+class Webhook:
+    """A URL that receives registry events, signed with ``secret`` (HMAC-SHA256)."""
+
+    id: str
+    url: str
+    events: list[str]
+    created_time: int
+    model_name: str | None = None
+    active: bool = True
+    secret: str = field(default="", repr=False)
+
+
+@dataclass(slots=True)
+class WebhookDelivery:
+    id: int
+    webhook_id: str
+    event_seq: int
+    status: str
+    attempts: int
+    last_status_code: int | None = None
+    last_error: str | None = None
+    delivered_time: int | None = None

@@ -13,17 +13,23 @@ one handler; the REST client turns responses back into the same classes.
     │   ├── InvalidPath                                           400
     │   ├── InvalidModel                                          400
     │   │   └── UnsupportedModelFormat                            400
-    │   └── SignatureMismatch                                     400
+    │   ├── SignatureMismatch                                     400
+    │   └── NothingToRollBack                                     400
     ├── BadRequest                     BAD_REQUEST               400
     ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
     │   ├── ExperimentNotFound
     │   ├── RunNotFound
-    │   └── LoggedModelNotFound
+    │   ├── LoggedModelNotFound
+    │   ├── RegisteredModelNotFound
+    │   ├── ModelVersionNotFound
+    │   └── ApprovalNotFound
     ├── AlreadyExists                  RESOURCE_ALREADY_EXISTS   400
     ├── EndpointNotFound               ENDPOINT_NOT_FOUND        404
     ├── FeatureNotImplemented          NOT_IMPLEMENTED           501
     ├── SchemaOutOfDate                TEMPORARILY_UNAVAILABLE   503
     ├── UntrustedModel                 PERMISSION_DENIED         403
+    ├── PermissionDenied               PERMISSION_DENIED         403
+    │   └── ApprovalRequired
     ├── MissingDependency              INTERNAL_ERROR            500
     └── FlushFailed                    INTERNAL_ERROR            500
 """
@@ -34,6 +40,8 @@ from typing import ClassVar
 
 __all__ = [
     "AlreadyExists",
+    "ApprovalNotFound",
+    "ApprovalRequired",
     "BadRequest",
     "EndpointNotFound",
     "ExperimentNotFound",
@@ -48,7 +56,11 @@ __all__ = [
     "LoggedModelNotFound",
     "MissingDependency",
     "MissingRequiredTags",
+    "ModelVersionNotFound",
     "NotFound",
+    "NothingToRollBack",
+    "PermissionDenied",
+    "RegisteredModelNotFound",
     "RunNotFound",
     "SchemaOutOfDate",
     "ShipyardError",
@@ -143,6 +155,33 @@ class LoggedModelNotFound(NotFound):
     pass
 
 
+class RegisteredModelNotFound(NotFound):
+    pass
+
+
+class ModelVersionNotFound(NotFound):
+    pass
+
+
+class ApprovalNotFound(NotFound):
+    pass
+
+
+class NothingToRollBack(InvalidParameter):
+    """An alias has no earlier version in the audit trail to go back to."""
+
+
+class PermissionDenied(ShipyardError, PermissionError):
+    """The actor may not do this (approve their own request, say)."""
+
+    code = "PERMISSION_DENIED"
+    http_status = 403
+
+
+class ApprovalRequired(PermissionDenied):
+    """The alias is protected: moving it needs an approved request from a second actor."""
+
+
 class AlreadyExists(ShipyardError):
     code = "RESOURCE_ALREADY_EXISTS"
     http_status = 400
@@ -197,6 +236,7 @@ _BY_CODE: dict[str, type[ShipyardError]] = {
         AlreadyExists,
         EndpointNotFound,
         FeatureNotImplemented,
+        PermissionDenied,
     )
 }
 

@@ -75,9 +75,36 @@ def test_file_uri_and_plain_path(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     "uri", ["models:/churn/3", "models:/churn@production", "models:/churn/latest"]
 )
-def test_registry_uris_say_the_registry_is_not_there_yet(uri: str, tmp_path: Path) -> None:
-    with pytest.raises(FeatureNotImplemented, match=r"model registry.*runs:/<run_id>/<path>"):
+def test_registry_uris_of_an_unknown_model_name_it(uri: str, tmp_path: Path) -> None:
+    with pytest.raises(NotFound, match="churn"):
         shipyard.pyfunc.load_model(uri, tracking_uri=str(tmp_path))
+
+
+def test_registry_uris_load_the_version_they_name(tmp_path: Path) -> None:
+    estimator, features = iris_estimator()
+    client = shipyard.Client(str(tmp_path / "t"))
+    client.create_registered_model("iris")
+    uuids = {}
+    for version in ("1", "2"):
+        logged = client.store.create_logged_model("0", "iris")
+        shipyard.sklearn.save_model(estimator, tmp_path / logged.model_id)
+        artifacts.upload_directory(None, logged.artifact_uri, tmp_path / logged.model_id)
+        client.create_model_version("iris", f"models:/{logged.model_id}", model_id=logged.model_id)
+        uuids[version] = shipyard.pyfunc.load_model(tmp_path / logged.model_id).metadata.model_uuid
+    client.set_registered_model_alias("iris", "champion", "1")
+    client.transition_model_version_stage("iris", "2", "Staging")
+    expected = {
+        "models:/iris/1": "1",
+        "models:/iris@champion": "1",
+        "models:/iris/latest": "2",
+        "models:/iris/staging": "2",
+    }
+    for uri, version in expected.items():
+        loaded = shipyard.pyfunc.load_model(uri, tracking_uri=client.tracking_uri)
+        assert loaded.metadata.model_uuid == uuids[version], uri
+        np.testing.assert_array_equal(loaded.predict(features), estimator.predict(features))
+    with pytest.raises(NotFound, match="Production"):
+        shipyard.pyfunc.load_model("models:/iris/Production", tracking_uri=client.tracking_uri)
 
 
 def test_unknown_logged_model_ids_are_not_found(tmp_path: Path, live_server: str) -> None:

@@ -88,4 +88,5 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert "INVALID_PARAMETER_VALUE" in result.output and "no such folder" in result.output
     assert "Traceback" not in result.output
     result = runner.invoke(app, ["models", "describe", "models:/churn@production"])
-    assert result.exit_code == 1 and "model registry" in result.output
+    assert result.exit_code == 1 and "RESOURCE_DOES_NOT_EXIST" in result.output
+    assert "churn" in result.output and "Traceback" not in result.output

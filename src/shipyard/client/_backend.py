@@ -9,13 +9,21 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from shipyard.settings import DEFAULT_DATA_DIR, Settings
 from shipyard.store._protocol import TrackingStore
 
-__all__ = ["is_remote", "local_paths", "open_backend"]
+__all__ = ["is_remote", "local_paths", "open_backend", "open_registry_backend"]
+
+if TYPE_CHECKING:
+    from shipyard.client._rest_registry import RestRegistry
+    from shipyard.registry import RegistryService
+
+    RegistryBackend = RegistryService | RestRegistry
 
 _CACHE: dict[str, TrackingStore] = {}
+_REGISTRIES: dict[str, RegistryBackend] = {}
 _LOCK = threading.Lock()
 
 
@@ -52,3 +60,23 @@ def open_backend(uri: str, settings: Settings) -> TrackingStore:
         if uri not in _CACHE:
             _CACHE[uri] = _open(uri, settings)
         return _CACHE[uri]
+
+
+def open_registry_backend(uri: str, settings: Settings) -> RegistryBackend:
+    """The model registry behind a tracking URI: a server's routes, or the local database."""
+    tracking = open_backend(uri, settings)
+    with _LOCK:
+        if uri not in _REGISTRIES:
+            if is_remote(uri):
+                from shipyard.client._rest import RestStore
+                from shipyard.client._rest_registry import RestRegistry
+
+                assert isinstance(tracking, RestStore)
+                _REGISTRIES[uri] = RestRegistry(uri, tracking.http)
+            else:
+                from shipyard.registry import open_registry
+                from shipyard.tracking import TrackingService
+
+                assert isinstance(tracking, TrackingService)
+                _REGISTRIES[uri] = open_registry(tracking, local_paths(uri)[1], settings)
+        return _REGISTRIES[uri]

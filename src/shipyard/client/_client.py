@@ -7,6 +7,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from shipyard.client._backend import open_backend
+from shipyard.client._registry_api import RegistryMethods
 from shipyard.entities import (
     DatasetInput,
     Experiment,
@@ -33,8 +34,9 @@ def _tags(tags: Mapping[str, Any] | None) -> list[Tag]:
     return [Tag(k, str(v)) for k, v in (tags or {}).items()]
 
 
-class Client:
-    """Create, read, search, update and delete experiments and runs.
+class Client(RegistryMethods):
+    """Create, read, search, update and delete experiments and runs; and the model registry
+    (``RegistryMethods``).
 
     ``tracking_uri`` is a server (``http://host:5000``), a database URI or a folder; without one,
     ``SHIPYARD_TRACKING_URI`` (or ``MLFLOW_TRACKING_URI``) and then ``./shipyard-data`` are used.

@@ -5,11 +5,10 @@
 | a path, ``file:///...`` | used in place |
 | ``runs:/<run_id>/<path>`` | the run's ``artifact_uri`` (a ``Client`` on the tracking URI) |
 | ``models:/m-<id>[/<path>]`` | the logged model's ``artifact_uri`` (``Client`` again) |
+| ``models:/<name>/<version>``, ``models:/<name>@<alias>`` | the registry's download URI |
+| ``models:/<name>/<stage>``, ``models:/<name>/latest`` | the newest version in that stage |
 | ``mlflow-artifacts:/...`` | the tracking server's artifact proxy |
 | ``s3://``, ``http(s)://.../mlflow-artifacts/artifacts/...`` | the artifacts layer directly |
-
-``models:/<name>/<version>`` and ``models:/<name>@<alias>`` need the model registry, which does
-not exist yet: they fail with ``FeatureNotImplemented`` saying what to use instead.
 
 This module and ``_logging`` are the only parts of ``models/`` that reach up to the tracking
 client: a model package itself is a folder and knows nothing of runs, HTTP or databases.
@@ -46,7 +45,7 @@ from shipyard.errors import (
 )
 from shipyard.settings import Settings
 
-__all__ = ["LocalPackage", "download_package", "open_package"]
+__all__ = ["LocalPackage", "download_package", "open_package", "registered_version"]
 
 _RUN_ID = re.compile(r"^[A-Za-z0-9_\-]{1,64}$")
 _LOGGED_MODEL_ID = re.compile(r"^m-[A-Za-z0-9]{1,64}$")
@@ -216,13 +215,9 @@ def _artifact_source(client: Client, artifact_uri: str, path: str) -> Path | _Re
 
 def _model_source(uri: str, settings: Settings, tracking_uri: str | None) -> Path | _Remote:
     ref, _, path = uri.removeprefix("models:/").lstrip("/").partition("/")
-    if not _LOGGED_MODEL_ID.match(ref):
-        raise FeatureNotImplemented(
-            f"Cannot load {uri!r}: models:/<name>/<version> and models:/<name>@<alias> need the "
-            "model registry, which Shipyard does not have yet. Load the model by its run "
-            "(runs:/<run_id>/<path>) or by its logged-model id (models:/m-<id>)."
-        )
     client = _client(settings, tracking_uri)
+    if not _LOGGED_MODEL_ID.match(ref):
+        return _registered_source(uri, client, settings, tracking_uri)
     try:
         artifact_uri = client.store.get_logged_model(ref).artifact_uri
     except EndpointNotFound:
@@ -231,3 +226,37 @@ def _model_source(uri: str, settings: Settings, tracking_uri: str | None) -> Pat
             f"({_LOGGED_MODELS_API}); load the model by its run (runs:/<run_id>/<path>)"
         ) from None
     return _artifact_source(client, artifact_uri, normalize_artifact_path(path))
+
+
+_STAGES = {"none": "None", "staging": "Staging", "production": "Production", "archived": "Archived"}
+
+
+def registered_version(uri: str, client: Client) -> tuple[str, str]:
+    """(name, version) that ``models:/<name>/<version|stage|latest>`` or ``@<alias>`` names."""
+    body = uri.removeprefix("models:/").strip("/")
+    if "@" in body:
+        name, _, alias = body.partition("@")
+        return name, client.get_model_version_by_alias(name, alias).version
+    name, _, which = body.partition("/")
+    if not name or not which or "/" in which:
+        raise InvalidParameter(
+            f"{uri!r} is not a model URI: use models:/<name>/<version>, models:/<name>@<alias>, "
+            "models:/<name>/<stage>, models:/<name>/latest or models:/m-<id>"
+        )
+    if which.isdigit():
+        return name, which
+    stages = [] if which.lower() == "latest" else [_STAGES.get(which.lower(), which)]
+    versions = client.get_latest_versions(name, stages)
+    if not versions:
+        raise NotFound(f"Registered model {name!r} has no version in stage {which!r}")
+    return name, max(versions, key=lambda v: int(v.version)).version
+
+
+def _registered_source(
+    uri: str, client: Client, settings: Settings, tracking_uri: str | None
+) -> Path | _Remote:
+    name, version = registered_version(uri, client)
+    download = client.get_model_version_download_uri(name, version)
+    if download.startswith("models:/") or download.startswith("runs:/"):
+        return _resolve(download, settings, tracking_uri)
+    return _artifact_source(client, download, "")

@@ -8,16 +8,29 @@ Every route is mounted under ``/api/2.0/mlflow`` (what the Python client calls) 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
 from shipyard._version import __version__
-from shipyard.server import _artifacts, _experiments, _logged_models, _meta, _metrics, _runs
+from shipyard.errors import InvalidParameter
+from shipyard.registry import Dispatcher, RegistryService, open_registry
+from shipyard.server import (
+    _artifacts,
+    _experiments,
+    _governance,
+    _logged_models,
+    _meta,
+    _metrics,
+    _registry,
+    _runs,
+)
 from shipyard.server._artifact_proxy import create_router
 from shipyard.server._errors import install_error_handlers
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
+from shipyard.tracking import TrackingService
 
 __all__ = ["API_PREFIXES", "create_app"]
 
@@ -31,23 +44,53 @@ _TRACKING_ROUTERS = (
 )
 
 
+def _default_registry(settings: Settings, service: TrackingStore) -> RegistryService | None:
+    if not isinstance(service, TrackingService):
+        return None
+    try:
+        return open_registry(service, settings.artifact_root, settings)
+    except InvalidParameter:  # not SQL-backed: no registry
+        return None
+
+
 def create_app(
     settings: Settings,
     service: TrackingStore,
     extra_routers: Sequence[APIRouter] | None = None,
+    registry: RegistryService | None = None,
 ) -> FastAPI:
     """Build the app over ``service`` (a ``TrackingService`` in production).
 
     ``extra_routers=None`` mounts the artifact proxy; pass ``()`` for no artifact routes at all.
+    The model registry shares the tracking database; ``registry=None`` opens it from
+    ``service`` (no registry routes when the service is not SQL-backed). While the app runs, a
+    background dispatcher delivers registry webhooks.
     """
+    registry = registry or _default_registry(settings, service)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        dispatcher = None
+        if registry is not None:
+            dispatcher = Dispatcher(registry.store, allow_private=settings.webhooks_allow_private)
+            dispatcher.start()
+            app.state.dispatcher = dispatcher
+        try:
+            yield
+        finally:
+            if dispatcher is not None:
+                dispatcher.stop()
+
     app = FastAPI(
         title="Shipyard tracking server",
         version=__version__,
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
     app.state.settings = settings
     app.state.store = service
+    app.state.registry = registry
     install_error_handlers(app)
     routers = (create_router(settings),) if extra_routers is None else extra_routers
     # Matched first: their prefixes overlap no tracking route, and a small artifact upload then
@@ -55,7 +98,11 @@ def create_app(
     for router in routers:
         app.include_router(router)
     app.include_router(_meta.router)
+    tracking_routers: tuple[APIRouter, ...] = _TRACKING_ROUTERS
+    if registry is not None:
+        tracking_routers = (*tracking_routers, _registry.router)
+        app.include_router(_governance.router)
     for prefix in API_PREFIXES:
-        for router in _TRACKING_ROUTERS:
+        for router in tracking_routers:
             app.include_router(router, prefix=prefix, include_in_schema=prefix == API_PREFIXES[0])
     return app

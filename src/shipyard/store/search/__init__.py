@@ -12,8 +12,10 @@ from shipyard.store.search._parser import (
     parse_logged_model_filter,
     parse_logged_model_order_by,
     parse_model_version_filter,
+    parse_model_version_order_by,
     parse_order_by,
     parse_registered_model_filter,
+    parse_registered_model_order_by,
     parse_run_filter,
     parse_run_order_by,
 )
@@ -32,8 +34,10 @@ __all__ = [
     "parse_logged_model_filter",
     "parse_logged_model_order_by",
     "parse_model_version_filter",
+    "parse_model_version_order_by",
     "parse_order_by",
     "parse_registered_model_filter",
+    "parse_registered_model_order_by",
     "parse_run_filter",
     "parse_run_order_by",
 ]

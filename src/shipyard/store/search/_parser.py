@@ -149,9 +149,20 @@ EXPERIMENTS = EntitySpec(
     order_kinds=frozenset({"attribute"}),
 )
 
+_TIMESTAMPS = {"creation_timestamp": _NUMERIC, "last_updated_timestamp": _NUMERIC}
+_TIMESTAMP_ALIASES = {
+    "creation_time": "creation_timestamp",
+    "last_updated_time": "last_updated_timestamp",
+    "timestamp": "creation_timestamp",
+}
+
 REGISTERED_MODELS = EntitySpec(
     name="registered models",
-    kinds={"attribute": KindSpec(keys={"name": _STRING}), "tag": KindSpec(any_key=_STRING)},
+    kinds={
+        "attribute": KindSpec(keys={"name": _STRING, **_TIMESTAMPS}, aliases=_TIMESTAMP_ALIASES),
+        "tag": KindSpec(any_key=_STRING),
+    },
+    order_kinds=frozenset({"attribute"}),
 )
 
 MODEL_VERSIONS = EntitySpec(
@@ -163,10 +174,13 @@ MODEL_VERSIONS = EntitySpec(
                 "run_id": _ID,
                 "source_path": _STRING,
                 "version_number": _NUMERIC,
-            }
+                **_TIMESTAMPS,
+            },
+            aliases={**_TIMESTAMP_ALIASES, "version": "version_number"},
         ),
         "tag": KindSpec(any_key=_STRING),
     },
+    order_kinds=frozenset({"attribute"}),
 )
 
 LOGGED_MODELS = EntitySpec(
@@ -287,13 +301,23 @@ def parse_experiment_filter(text: str | None) -> list[Comparison]:
 
 
 def parse_registered_model_filter(text: str | None) -> list[Comparison]:
-    """``filter`` of ``registered-models/search``; the table is provisional until the registry."""
+    """``filter`` of ``registered-models/search``."""
     return parse_filter(text, REGISTERED_MODELS)
 
 
 def parse_model_version_filter(text: str | None) -> list[Comparison]:
-    """``filter`` of ``model-versions/search``; the table is provisional until the registry."""
+    """``filter`` of ``model-versions/search``."""
     return parse_filter(text, MODEL_VERSIONS)
+
+
+def parse_registered_model_order_by(clauses: Sequence[str]) -> list[OrderBy]:
+    """``order_by`` of ``registered-models/search``: name and timestamps."""
+    return parse_order_by(clauses, REGISTERED_MODELS)
+
+
+def parse_model_version_order_by(clauses: Sequence[str]) -> list[OrderBy]:
+    """``order_by`` of ``model-versions/search``: name, version number and timestamps."""
+    return parse_order_by(clauses, MODEL_VERSIONS)
 
 
 def parse_logged_model_filter(text: str | None) -> list[Comparison]:

@@ -25,6 +25,9 @@ from sqlalchemy import (
 )
 
 __all__ = [
+    "approval_requests",
+    "audit_events",
+    "audit_head",
     "dataset_inputs",
     "datasets",
     "experiment_tags",
@@ -37,10 +40,18 @@ __all__ = [
     "logged_models",
     "metadata",
     "metrics",
+    "model_version_tags",
+    "model_versions",
     "params",
+    "protected_aliases",
+    "registered_model_aliases",
+    "registered_model_tags",
+    "registered_models",
     "run_model_io",
     "runs",
     "tags",
+    "webhook_deliveries",
+    "webhooks",
 ]
 
 metadata = MetaData(
@@ -279,4 +290,169 @@ logged_model_metrics = Table(
     PrimaryKeyConstraint(
         "model_id", "key", "timestamp", "step", "run_uuid", "dataset_name", "dataset_digest"
     ),
+)
+
+
+# -- model registry ------------------------------------------------------------------------------
+# Registered models carry a surrogate id so a rename touches one row. ``next_version`` only grows:
+# a deleted version's number is never handed out again.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(256), nullable=False, unique=True),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("description", Text),
+    Column("user_id", String(256)),
+    Column("next_version", Integer, nullable=False, default=1),
+    # The audit sequence number of the model's creation: its history starts after it.
+    Column("created_seq", BigInteger),
+)
+
+
+def _registered_fk() -> Column[int]:
+    return Column(
+        "registered_model_id",
+        Integer,
+        ForeignKey("registered_models.id", ondelete="CASCADE"),
+        nullable=False,
+    )
+
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    _registered_fk(),
+    Column("key", String(250), nullable=False),
+    Column("value", Text),
+    PrimaryKeyConstraint("registered_model_id", "key"),
+)
+
+# ``lineage`` is a JSON snapshot taken when the version is created (run, logged model, git
+# commit, dataset digests, requirements), so later edits to the run do not rewrite history.
+model_versions = Table(
+    "model_versions",
+    metadata,
+    _registered_fk(),
+    Column("version", Integer, nullable=False),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_updated_time", BigInteger, nullable=False),
+    Column("user_id", String(256)),
+    Column("current_stage", String(20), nullable=False),
+    Column("description", Text),
+    Column("source", String(2000), nullable=False),
+    Column("run_id", String(32)),
+    Column("run_link", String(500)),
+    Column("logged_model_id", String(64)),
+    Column("status", String(20), nullable=False),
+    Column("status_message", String(500)),
+    Column("lineage", Text),
+    PrimaryKeyConstraint("registered_model_id", "version"),
+    Index("ix_model_versions_run_id", "run_id"),
+    Index("ix_model_versions_stage", "registered_model_id", "current_stage", "version"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    _registered_fk(),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text),
+    PrimaryKeyConstraint("registered_model_id", "version", "key"),
+)
+
+registered_model_aliases = Table(
+    "registered_model_aliases",
+    metadata,
+    _registered_fk(),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    PrimaryKeyConstraint("registered_model_id", "alias"),
+)
+
+# An alias listed here can only move through an approved request (or a rollback).
+protected_aliases = Table(
+    "protected_aliases",
+    metadata,
+    _registered_fk(),
+    Column("alias", String(255), nullable=False),
+    Column("approvals_required", Integer, nullable=False, default=1),
+    PrimaryKeyConstraint("registered_model_id", "alias"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    _registered_fk(),
+    Column("alias", String(255), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("requested_by", String(256), nullable=False),
+    Column("reason", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("decided_by", String(256)),
+    Column("decided_time", BigInteger),
+    Column("comment", Text),
+    Index("ix_approval_requests_model_status", "registered_model_id", "status"),
+)
+
+# The audit trail: append-only, each event hashed over its content and the previous hash.
+# ``audit_head`` (one row) holds the last sequence number and hash; writers lock it, so events
+# get gap-free sequence numbers in commit order, and removing the newest events is detectable.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("time_ms", BigInteger, nullable=False),
+    Column("actor", String(256), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("model_name", String(256)),
+    Column("version", String(32)),
+    Column("alias", String(255)),
+    Column("body", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+    Index("ix_audit_events_model", "model_name", "seq"),
+)
+
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("id", String(32), primary_key=True),
+    Column("url", String(2000), nullable=False),
+    Column("secret", String(256), nullable=False),
+    Column("events", Text, nullable=False),
+    Column("model_name", String(256)),
+    Column("active", Boolean, nullable=False, default=True),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# The outbox: a delivery row is written in the same transaction as its audit event, then sent
+# (and retried) by the server's dispatcher; ``lease_until`` lets several workers share the work.
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.id", ondelete="CASCADE"), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("next_attempt_ms", BigInteger, nullable=False),
+    Column("lease_until_ms", BigInteger),
+    Column("last_status_code", Integer),
+    Column("last_error", Text),
+    Column("created_time", BigInteger, nullable=False),
+    Column("delivered_time", BigInteger),
+    Index("ix_webhook_deliveries_due", "status", "next_attempt_ms"),
 )

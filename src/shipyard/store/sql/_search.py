@@ -51,7 +51,13 @@ from shipyard.store.sql._schema import (
     tags,
 )
 
-__all__ = ["experiment_id_or_none", "experiment_query", "fetch_phases", "run_query"]
+__all__ = [
+    "compare",
+    "experiment_id_or_none",
+    "experiment_query",
+    "fetch_phases",
+    "run_query",
+]
 
 _RUN_ATTRS: dict[str, Any] = {
     "run_id": runs.c.run_uuid,
@@ -127,6 +133,9 @@ def _compare(col: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]
     if op == "NOT IN":
         return col.not_in(list(value))  # type: ignore[no-any-return]
     raise InvalidFilter(f"Unsupported comparator '{op}'")
+
+
+compare = _compare
 
 
 def _keyed_exists(table: Any, owner: Any, c: Comparison, dialect: str) -> ColumnElement[bool]:
