@@ -14,7 +14,6 @@ cannot make a profile grow.
 from __future__ import annotations
 
 import hashlib
-import itertools
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,13 +53,12 @@ class NumericGrid:
             ref = np.array([lo - half, lo + half])
             lo, hi = float(ref[0]), float(ref[-1])
         width = (hi - lo) / (len(ref) - 1)
-        inner = np.concatenate(
-            [np.linspace(a, b, SUB_BINS + 1)[:-1] for a, b in itertools.pairwise(ref)] + [ref[-1:]]
-        )
-        # np.histogram closes the last bin on the right: the reference maximum is inside.
-        inner[-1] = np.nextafter(hi, np.inf)
+        # np.histogram closes the last bin on the right: widen the top edge a hair so the
+        # reference maximum lands inside, as it did in the reference histogram.
+        top = hi + (hi - lo) * 1e-9
+        inner = np.linspace(lo, top, (len(ref) - 1) * SUB_BINS + 1)
         steps = width * (2.0 ** np.arange(TAIL_BINS))
-        edges = np.concatenate([(lo - steps)[::-1], inner, hi + steps])
+        edges = np.concatenate([(lo - steps)[::-1], inner, top + steps])
         return cls(edges=edges, reference_bins=len(ref) - 1)
 
     @property
@@ -107,7 +105,7 @@ class NumericSketch:
         missing = int(array.size - np.count_nonzero(finite))
         if missing:
             array = array[finite]
-        counts = np.bincount(np.searchsorted(grid.edges, array, "right"), minlength=grid.size)
+        counts = _bin_counts(grid, array)
         if array.size == 0:
             return cls(grid, counts.astype(np.int64), missing)
         return cls(
@@ -250,6 +248,25 @@ class CategoricalSketch:
         counts = np.asarray(data["counts"], dtype=np.int64)
         unseen = {str(k): int(v) for k, v in data["unseen"].items()}
         return cls(categories, counts, unseen, int(data["unseen_rest"]), int(data["missing"]))
+
+
+def _bin_counts(grid: NumericGrid, array: FloatArray) -> IntArray:
+    """Counts per grid bin: arithmetic for the equal-width inside, a search only for the values
+    outside the reference range (about 2x faster than searching every value)."""
+    inner = grid.reference_bins * SUB_BINS
+    lo, top = grid.edges[TAIL_BINS], grid.edges[TAIL_BINS + inner]
+    position = (array - lo) * (inner / (top - lo))
+    np.floor(position, out=position)
+    np.clip(position, -1.0, float(inner), out=position)
+    index = position.astype(np.int64)
+    index += 1  # 0: below the range, 1..inner: inside, inner + 1: above
+    found = np.bincount(index, minlength=inner + 2)
+    counts = np.zeros(grid.size, dtype=np.int64)
+    counts[grid.first_inner : grid.first_inner + inner] = found[1 : inner + 1]
+    if found[0] or found[-1]:
+        outside = array[(index == 0) | (index == inner + 1)]
+        counts += np.bincount(np.searchsorted(grid.edges, outside, "right"), minlength=grid.size)
+    return counts
 
 
 def _top(tally: dict[str, int], rest: int) -> tuple[dict[str, int], int]:
