@@ -63,13 +63,15 @@ class BuiltEnv:
     reused: bool = False
 
     def child_env(self, base: dict[str, str]) -> dict[str, str]:
-        """``base`` with this environment first on PATH (the command's ``python`` is its own)."""
-        if self.root is None:
-            return dict(base)
+        """``base`` with this environment first on PATH: the command's ``python`` is its own
+        (for ``local``, the Python running Shipyard, activated or not)."""
         bin_dir = str(Path(self.python).parent)
-        env = {k: v for k, v in base.items() if k not in ("PYTHONHOME", "PYTHONPATH")}
+        env = dict(base)
         env["PATH"] = os.pathsep.join([bin_dir, base.get("PATH", "")])
-        env["VIRTUAL_ENV"] = self.root
+        if self.root is not None:
+            env.pop("PYTHONHOME", None)
+            env.pop("PYTHONPATH", None)
+            env["VIRTUAL_ENV"] = self.root
         return env
 
     def to_dict(self) -> dict[str, Any]:

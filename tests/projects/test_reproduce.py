@@ -1,0 +1,132 @@
+"""``shipyard reproduce``: the example reproduces, and reproduction fails naming the cause when
+the data changed, when the training code is not deterministic, and when a dependency's version
+differs. The result is recorded on both runs."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from shipyard import Client
+from shipyard.cli import app
+from shipyard.client._artifacts import download_run_artifacts
+from shipyard.projects import RunOptions, reproduce, run_project
+from shipyard.projects._env import build_virtualenv
+
+FAST = {"n_estimators": "10"}
+
+
+def _run(store: Client, repo: Path, cache: Path) -> str:
+    outcome = run_project(
+        store, RunOptions(str(repo), params=FAST, cache_dir=cache), io.StringIO(), print
+    )
+    assert outcome.status == "FINISHED"
+    return outcome.run_id
+
+
+def test_the_example_reproduces_and_both_runs_say_so(
+    example_repo: Callable[..., Path], store: Client, env_cache: Path, tmp_path: Path
+) -> None:
+    repo = example_repo()
+    (repo / "train.py").write_text((repo / "train.py").read_text() + "# uncommitted\n")
+    run_id = _run(store, repo, env_cache)
+    uri = store.tracking_uri
+    result = CliRunner().invoke(
+        app, ["reproduce", run_id, "-t", uri, "--env-cache-dir", str(env_cache)]
+    )
+    assert result.exit_code == 0, result.output
+    assert f"reproduced: run {run_id} gives the same results" in result.stdout
+    for line in ("data/wine.csv", "accuracy", "log_loss", "model"):
+        assert line in result.stdout
+    new_id = result.stdout.strip().splitlines()[-2].removeprefix("run id: ")
+    original, again = store.get_run(run_id), store.get_run(new_id)
+    assert original.data.tags["shipyard.reproduce.last_result"] == "passed"
+    assert original.data.tags["shipyard.reproduce.last_run_id"] == new_id
+    assert again.data.tags["shipyard.reproduce.of"] == run_id
+    assert again.data.tags["shipyard.reproduce.result"] == "passed"
+    assert again.data.params == original.data.params and again.info.status == "FINISHED"
+    # the re-run ran the recorded code (the uncommitted edit came back through the patch)
+    assert (
+        again.data.tags["mlflow.source.git.commit"]
+        == original.data.tags["mlflow.source.git.commit"]
+    )
+    report = download_run_artifacts(store, new_id, "shipyard/reproduce.json", tmp_path)
+    rows = json.loads(report.read_text())["rows"]
+    assert {r["kind"] for r in rows} == {"data", "dependency", "metric", "model"}
+    assert all(r["ok"] for r in rows)
+
+
+def test_changed_data_is_refused_naming_the_file(
+    example_repo: Callable[..., Path], store: Client, env_cache: Path
+) -> None:
+    repo = example_repo()
+    run_id = _run(store, repo, env_cache)
+    data = repo / "data" / "wine.csv"
+    data.write_text(data.read_text().replace("14.23", "14.24", 1))
+    report = reproduce(store, run_id, cache_dir=env_cache, out=io.StringIO(), log=print)
+    assert not report.passed and report.outcome is None  # refused: nothing ran
+    assert len(report.causes) == 1 and report.causes[0].startswith(
+        "data file data/wine.csv changed"
+    )
+    assert store.get_run(report.run_id).info.status == "FAILED"
+    assert store.get_run(run_id).data.tags["shipyard.reproduce.last_result"] == "failed"
+    reason = store.get_run(report.run_id).data.tags["shipyard.reproduce.reason"]
+    assert "data/wine.csv changed" in reason
+
+
+def test_non_deterministic_training_code_fails_naming_the_model(
+    example_repo: Callable[..., Path],
+    store: Client,
+    env_cache: Path,
+    commit: Callable[..., str],
+) -> None:
+    repo = example_repo()
+    train = repo / "train.py"
+    train.write_text(
+        train.read_text().replace(
+            "max_depth=args.max_depth, random_state=args.seed", "max_depth=args.max_depth"
+        )
+    )
+    commit(repo, "forget the seed")
+    run_id = _run(store, repo, env_cache)
+    report = reproduce(store, run_id, cache_dir=env_cache, out=io.StringIO(), log=print)
+    assert not report.passed
+    assert any(c.startswith("model model differs (content digest") for c in report.causes)
+    failed = {(r.kind, r.name) for r in report.rows if not r.ok}
+    assert ("model", "model") in failed
+    assert store.get_run(report.run_id).info.status == "FINISHED"  # it ran; it did not reproduce
+    assert store.get_run(run_id).data.tags["shipyard.reproduce.last_result"] == "failed"
+
+
+def test_a_different_dependency_version_fails_naming_it(
+    example_repo: Callable[..., Path], tmp_path: Path, publish: Callable[[str, str], Path]
+) -> None:
+    """The run used the Python it was started from (``--env-manager local``); by the time of the
+    reproduction, a package in that environment was upgraded."""
+    publish("tinydep", "2.0")
+    env = build_virtualenv(["tinydep==1.0"], tmp_path / "envs", None, True, print)
+    repo = example_repo()
+    uri = str(tmp_path / "tracking")
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("SHIPYARD_", "MLFLOW_"))}
+
+    def shipyard(*args: str) -> subprocess.CompletedProcess[str]:
+        cmd = [env.python, "-m", "shipyard.cli", *args, "-t", uri]
+        return subprocess.run(cmd, capture_output=True, text=True, env=clean, check=False)
+
+    ran = shipyard("run", str(repo), "--env-manager", "local", "-P", "n_estimators=5")
+    assert ran.returncode == 0, ran.stderr
+    run_id = ran.stdout.strip().splitlines()[-2].removeprefix("run id: ")
+    upgrade = [sys.executable, "-m", "pip", "--python", env.python, "install", "-q", "tinydep==2.0"]
+    subprocess.run(upgrade, check=True, capture_output=True)
+
+    again = shipyard("reproduce", run_id)
+    assert again.returncode == 1, again.stdout + again.stderr
+    assert "dependency version differs: tinydep 1.0 -> 2.0" in again.stdout
+    assert Client(uri).get_run(run_id).data.tags["shipyard.reproduce.last_result"] == "failed"
