@@ -66,6 +66,8 @@ class GateReport:
     started: str = ""
     seconds: float = 0.0
     promoted: bool = False
+    approval_request: str | None = None
+    """The id of the approval request filed when the target alias is protected."""
     reason: str | None = None
     artifacts: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
@@ -85,6 +87,7 @@ class GateReport:
             "passed": self.passed,
             "promote_to": self.promote_to,
             "promoted": self.promoted,
+            "approval_request": self.approval_request,
             "candidate": self.candidate,
             "baseline": self.baseline,
             "policy": self.policy,

@@ -174,9 +174,10 @@ def _data(
 
 
 def _default_registry(tracking_uri: str | None, settings: Settings) -> Registry:
-    from shipyard.client import Client
+    """A ``Client`` on ``tracking_uri``, else on the SDK's current tracking URI."""
+    from shipyard.client import Client, get_tracking_uri
 
-    client: Any = Client(tracking_uri, settings)
+    client: Any = Client(tracking_uri or get_tracking_uri(), settings)
     if not isinstance(client, Registry):
         raise InvalidParameter("This Shipyard's client has no model registry")
     return client
@@ -198,6 +199,10 @@ def _baseline(
         holder = registry.get_model_version_by_alias(name, policy.baseline_alias)
     except NotFound:
         return None, None
+    except InvalidParameter as exc:  # MLflow's wire code for an unknown alias is a 400
+        if "not found" in exc.message.lower():
+            return None, None
+        raise
     if str(holder.version) == version:
         return None, None  # the candidate already holds the alias: nothing else to compare with
     return f"models:/{name}/{holder.version}", str(holder.version)
@@ -213,10 +218,8 @@ def _record(
     """Move the alias (when asked and passed), log the report, append the audit event."""
     name, version = str(report.model_name), str(report.version)
     if promote and report.passed:
-        why = report.reason or f"gate {report.policy}: all {len(report.checks)} checks passed"
         try:
-            registry.set_registered_model_alias(name, report.promote_to, version, reason=why)
-            report.promoted = True
+            _promote(report, registry, name, version)
         except ShipyardError as exc:
             report.notes.append(f"the alias {report.promote_to!r} did not move: {exc.message}")
     sink = artifacts or (_ClientArtifacts(registry) if _is_client(registry) else None)
@@ -237,6 +240,27 @@ def _record(
     verdict = "passed" if report.passed else f"failed {len(report.failures)} check(s)"
     registry.record_registry_event(
         name, GATE_EVENT, details, reason=report.reason or f"gate {verdict}", version=version
+    )
+
+
+def _promote(report: GateReport, registry: Registry, name: str, version: str) -> None:
+    """Move the alias; a protected alias gets an approval request instead (when the registry
+    offers ``move_alias``), which a second person approves."""
+    why = report.reason or f"gate {report.policy}: all {len(report.checks)} checks passed"
+    mover = getattr(registry, "move_alias", None)
+    if not callable(mover):
+        registry.set_registered_model_alias(name, report.promote_to, version, reason=why)
+        report.promoted = True
+        return
+    moved = mover(name, report.promote_to, version, reason=why)
+    request = getattr(moved, "request", None)
+    if request is None:
+        report.promoted = True
+        return
+    report.approval_request = str(request.id)
+    report.notes.append(
+        f"the alias {report.promote_to!r} is protected: approval request {request.id} was filed; "
+        "the alias moves when a second person approves it"
     )
 
 
