@@ -8,10 +8,12 @@ from shipyard._version import __version__
 from shipyard.cli import (
     _admin,
     _artifacts,
+    _audit,
     _experiments,
     _models,
     _monitor,
     _projects,
+    _registry,
     _runs,
     _server,
 )
@@ -26,6 +28,23 @@ app.add_typer(_experiments.app, name="experiments")
 app.add_typer(_runs.app, name="runs")
 app.add_typer(_artifacts.app, name="artifacts")
 app.add_typer(_models.app, name="models")
+for _name, _command in (
+    ("list", _registry.list_models),
+    ("show", _registry.show),
+    ("versions", _registry.versions),
+    ("register", _registry.register),
+    ("alias", _registry.alias),
+    ("stage", _registry.stage),
+    ("protect", _registry.protect),
+    ("requests", _registry.requests),
+    ("approve", _registry.approve),
+    ("reject", _registry.reject),
+    ("rollback", _registry.rollback),
+    ("lineage", _registry.lineage),
+):
+    _models.app.command(_name)(_command)
+app.add_typer(_audit.audit_app, name="audit")
+app.add_typer(_audit.webhooks_app, name="webhooks")
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_admin.db_app, name="db")
 app.command("gc")(_admin.gc)

@@ -26,7 +26,7 @@ from shipyard.entities import (
 from shipyard.errors import ApprovalRequired, InvalidParameter
 from shipyard.registry._audit import AuditVerdict, verify_chain
 from shipyard.registry._lineage import ReadArtifact, snapshot
-from shipyard.registry._sources import check_source, download_uri
+from shipyard.registry._sources import check_source, download_uri, logged_model_ref
 from shipyard.registry._webhooks import check_webhook_url
 from shipyard.settings import Limits
 from shipyard.store._protocol import Page, TrackingStore
@@ -233,6 +233,9 @@ class RegistryService:
             model_id=model_id,
             artifact_roots=self.artifact_roots,
         )
+        model_id = model_id or logged_model_ref(source)
+        if model_id and not run_id:  # a logged model knows the run that produced it
+            run_id = self.tracking.get_logged_model(model_id).source_run_id
         lineage = snapshot(
             self.tracking,
             run_id=run_id,
