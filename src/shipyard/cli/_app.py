@@ -10,6 +10,7 @@ from shipyard.cli import (
     _artifacts,
     _audit,
     _experiments,
+    _gate,
     _models,
     _monitor,
     _projects,
@@ -46,6 +47,7 @@ for _name, _command in (
 app.add_typer(_audit.audit_app, name="audit")
 app.add_typer(_audit.webhooks_app, name="webhooks")
 app.add_typer(_monitor.app, name="monitor")
+app.add_typer(_gate.app, name="gate")
 app.add_typer(_admin.db_app, name="db")
 app.command("gc")(_admin.gc)
 app.command("server")(_server.server)
