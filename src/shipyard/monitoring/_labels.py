@@ -92,6 +92,10 @@ def _validated(labels: pd.DataFrame) -> pd.DataFrame:
             frame["row"] = frame["row"].astype("int64")
         except (TypeError, ValueError):
             raise InvalidParameter("labels: 'row' must be whole numbers") from None
+    try:
+        pa.array(frame["label"], from_pandas=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # mixed types: keep them comparable as text
+        frame["label"] = frame["label"].map(lambda v: None if pd.isna(v) else str(v))
     if "timestamp" in frame:
         frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return frame
