@@ -16,6 +16,7 @@ from shipyard.cli import (
     _projects,
     _registry,
     _runs,
+    _serve,
     _server,
 )
 
@@ -46,6 +47,9 @@ for _name, _command in (
     _models.app.command(_name)(_command)
 app.add_typer(_audit.audit_app, name="audit")
 app.add_typer(_audit.webhooks_app, name="webhooks")
+_models.app.command("serve")(_serve.serve)
+_models.app.command("predict")(_serve.predict)
+_models.app.command("build-docker")(_serve.build_docker)
 app.add_typer(_monitor.app, name="monitor")
 app.add_typer(_gate.app, name="gate")
 app.add_typer(_admin.db_app, name="db")

@@ -1,0 +1,171 @@
+"""``predict(model_uri, input, output)``: score files of any size, in parallel, resumably.
+
+The input is cut into units (``_plan``); workers score units into numbered part files in
+``<output>.parts/`` (or in the output folder itself); a unit's part appears whole by a rename,
+so after an interruption ``resume=True`` scores only the missing units. When every part exists
+they are streamed, in input order, into the output file. Memory stays at about one unit per
+worker whatever the size of the input.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import shutil
+import uuid
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+from shipyard.batch._plan import Plan, Unit, plan_units
+from shipyard.batch._worker import WorkerSpec, close_worker, init_worker, part_name, score_unit
+from shipyard.errors import InvalidParameter
+
+__all__ = ["BatchResult", "predict"]
+
+_JOB_FILE = "_job.json"
+
+
+@dataclass(frozen=True)
+class BatchResult:
+    output: Path
+    rows: int  # rows scored by this call
+    units: int
+    skipped_units: int  # already written by an earlier, interrupted run (resume)
+
+
+def predict(
+    model_uri: str,
+    input: str | Path,
+    output: str | Path,
+    *,
+    workers: int = 1,
+    chunk_rows: int = 250_000,
+    resume: bool = False,
+    keep_columns: tuple[str, ...] = (),
+    trusted: bool = False,
+    tracking_uri: str | None = None,
+    log_root: str | None = None,
+    model_name: str | None = None,
+    model_version: str | None = None,
+    id_column: str | None = None,
+    on_plan: Callable[[int, int], None] | None = None,  # (units to score, rows estimate)
+    on_unit: Callable[[int], None] | None = None,  # rows of each unit done
+) -> BatchResult:
+    """Score ``input`` (CSV/Parquet file or folder) into ``output`` (.parquet, .csv, folder)."""
+    if chunk_rows < 1 or workers < 1:
+        raise InvalidParameter("chunk_rows and workers must be at least 1")
+    target = Path(output)
+    single = target.suffix in (".parquet", ".csv")
+    parts = target.with_name(target.name + ".parts") if single else target
+    plan = plan_units(input, chunk_rows, workers)
+    done = _prepare(parts, plan, resume)
+    todo = [u for u in plan.units if u.index not in done]
+    ref_name, ref_version = _names(model_uri, model_name, model_version)
+    spec = WorkerSpec(
+        model_uri, str(parts), plan.csv_header, plan.csv_schema, tuple(keep_columns), trusted,
+        tracking_uri, log_root, ref_name, ref_version, uuid.uuid4().hex[:12], id_column,
+    )  # fmt: skip
+    if on_plan is not None:
+        on_plan(len(todo), sum(u.rows for u in todo))
+    rows = _run(spec, todo, workers, on_unit)
+    if single:
+        _assemble(parts, [u.index for u in plan.units], target)
+        shutil.rmtree(parts)
+    return BatchResult(target, rows, len(plan.units), len(plan.units) - len(todo))
+
+
+def _names(uri: str, name: str | None, version: str | None) -> tuple[str, str]:
+    from shipyard.serving._source import parse_model_uri
+
+    ref = parse_model_uri(uri, name)
+    return ref.name, version or ref.version or "0"
+
+
+def _prepare(parts: Path, plan: Plan, resume: bool) -> set[int]:
+    """The units already written (resume), after checking they came from the same input."""
+    job_file = parts / _JOB_FILE
+    if resume and job_file.exists():
+        recorded = json.loads(job_file.read_text()).get("fingerprint")
+        if recorded != plan.fingerprint:
+            raise InvalidParameter(
+                f"Cannot resume into {parts}: the input or chunk size changed since the first run"
+            )
+        return {u.index for u in plan.units if (parts / part_name(u.index)).exists()}
+    if parts.exists():
+        if any(parts.iterdir()) and not job_file.exists():
+            raise InvalidParameter(f"{parts} exists and is not a batch output folder")
+        shutil.rmtree(parts)
+    parts.mkdir(parents=True)
+    job_file.write_text(json.dumps({"fingerprint": plan.fingerprint, "units": len(plan.units)}))
+    return set()
+
+
+def _run(
+    spec: WorkerSpec, units: list[Unit], workers: int, on_unit: Callable[[int], None] | None
+) -> int:
+    if not units:
+        return 0
+    from shipyard.pyfunc import load_model
+
+    # Loaded here once: a bad URI fails before any work, and forked workers share the model
+    # instead of each paying seconds of imports and loading.
+    model = load_model(spec.model_uri, spec.trusted, tracking_uri=spec.tracking_uri)
+    total = 0
+    if workers == 1 or len(units) == 1:
+        init_worker(spec, model)
+        try:
+            for unit in units:
+                rows = score_unit(unit)
+                total += rows
+                if on_unit is not None:
+                    on_unit(rows)
+        finally:
+            close_worker()
+        return total
+    methods = multiprocessing.get_all_start_methods()
+    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    size = min(workers, len(units))
+    with ProcessPoolExecutor(size, context, init_worker, (spec, model, 1)) as pool:
+        pending: set[Future[int]] = {pool.submit(score_unit, unit) for unit in units}
+        try:
+            while pending:
+                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    rows = future.result()
+                    total += rows
+                    if on_unit is not None:
+                        on_unit(rows)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise
+    return total
+
+
+def _assemble(parts: Path, indexes: list[int], target: Path) -> None:
+    """Stream the parts, in input order, into one file (row group by row group)."""
+    scratch = target.with_name(f".{target.name}.tmp")
+    writer: pq.ParquetWriter | pacsv.CSVWriter | None = None
+    try:
+        for index in indexes:
+            part = pq.ParquetFile(parts / part_name(index))
+            for group in range(part.metadata.num_row_groups):
+                table = part.read_row_group(group)
+                if writer is None:
+                    writer = (
+                        pacsv.CSVWriter(str(scratch), table.schema)
+                        if target.suffix == ".csv"
+                        else pq.ParquetWriter(str(scratch), table.schema)
+                    )
+                writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+    if writer is None:
+        raise InvalidParameter("The input has no rows")
+    scratch.replace(target)
