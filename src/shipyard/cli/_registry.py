@@ -7,7 +7,6 @@ acting user (``$SHIPYARD_USER``, else the login name).
 
 from __future__ import annotations
 
-import contextlib
 import json
 from typing import Any
 
@@ -16,7 +15,7 @@ from rich.table import Table
 
 from shipyard.cli._common import TrackingUri, client_for, console, fmt_time, handle_errors
 from shipyard.entities import ApprovalRequest, ModelVersion
-from shipyard.errors import AlreadyExists, InvalidParameter
+from shipyard.errors import InvalidParameter
 from shipyard.models._locate import registered_version
 
 __all__ = [
@@ -132,13 +131,7 @@ def register(
     tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Register a logged model as a new version of NAME."""
-    client = client_for(tracking_uri)
-    with contextlib.suppress(AlreadyExists):
-        client.create_registered_model(name, reason=reason)
-    run_id = None
-    if model_uri.startswith("runs:/"):
-        run_id = model_uri.removeprefix("runs:/").lstrip("/").partition("/")[0]
-    mv = client.create_model_version(name, model_uri, run_id=run_id, reason=reason)
+    mv = client_for(tracking_uri).register_model(model_uri, name, reason=reason)
     console.print(f"Registered {name} version {mv.version} from {mv.source}")
 
 

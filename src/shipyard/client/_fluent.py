@@ -16,7 +16,7 @@ from shipyard.client._buffer import MetricBuffer
 from shipyard.client._client import Client, now_ms
 from shipyard.client._datasets import dataset_input
 from shipyard.client._source import source_tags
-from shipyard.entities import Experiment, Metric, Param, Run, RunStatus, Tag
+from shipyard.entities import Experiment, Metric, ModelVersion, Param, Run, RunStatus, Tag
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Settings
 from shipyard.tracking._validation import check_key
@@ -350,3 +350,14 @@ def _at_exit() -> None:
 
 
 atexit.register(_at_exit)
+
+
+def register_model(
+    model_uri: str,
+    name: str,
+    tags: dict[str, Any] | None = None,
+    reason: str | None = None,
+) -> ModelVersion:
+    """Register ``model_uri`` (``runs:/<run_id>/<path>`` or ``models:/m-<id>``) as a new version
+    of ``name``, creating the registered model if it does not exist yet."""
+    return _state.get_client().register_model(model_uri, name, tags, reason)

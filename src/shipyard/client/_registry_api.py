@@ -6,6 +6,7 @@ Every write records ``settings.user`` as the actor and the ``reason`` given, if 
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -18,6 +19,7 @@ from shipyard.entities import (
     Webhook,
     WebhookDelivery,
 )
+from shipyard.errors import AlreadyExists
 from shipyard.registry import AliasMove, AuditVerdict
 from shipyard.settings import Settings
 from shipyard.store._protocol import Page
@@ -110,6 +112,21 @@ class RegistryMethods:
             description=description,
             model_id=model_id,
         )
+
+    def register_model(
+        self,
+        model_uri: str,
+        name: str,
+        tags: Mapping[str, Any] | None = None,
+        reason: str | None = None,
+    ) -> ModelVersion:
+        """A new version of ``name`` (created if absent) from ``runs:/...`` or ``models:/m-...``."""
+        with contextlib.suppress(AlreadyExists):
+            self.create_registered_model(name, reason=reason)
+        run_id = None
+        if model_uri.startswith("runs:/"):
+            run_id = model_uri.removeprefix("runs:/").lstrip("/").partition("/")[0]
+        return self.create_model_version(name, model_uri, run_id=run_id, tags=tags, reason=reason)
 
     def get_model_version(self, name: str, version: str | int) -> ModelVersion:
         return self.registry.get_model_version(name, version)

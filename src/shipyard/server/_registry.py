@@ -15,6 +15,7 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
+from starlette.concurrency import run_in_threadpool
 
 from shipyard.entities import Tag
 from shipyard.errors import InvalidParameter
@@ -196,7 +197,11 @@ def update_registered_model(request: Request, body: UpdateRegisteredModel) -> Re
 @router.delete("/registered-models/delete")
 async def delete_registered_model(request: Request) -> Response:
     fields = await _fields(request)
-    registry_of(request).delete_registered_model(_str_field(fields, "name"), change_of(request))
+    await run_in_threadpool(
+        registry_of(request).delete_registered_model,
+        _str_field(fields, "name"),
+        change_of(request),
+    )
     written(request)
     return empty()
 
@@ -252,8 +257,11 @@ def set_registered_model_tag(request: Request, body: ModelTag) -> Response:
 @router.delete("/registered-models/delete-tag")
 async def delete_registered_model_tag(request: Request) -> Response:
     fields = await _fields(request)
-    registry_of(request).delete_registered_model_tag(
-        _str_field(fields, "name"), _str_field(fields, "key"), change_of(request)
+    await run_in_threadpool(
+        registry_of(request).delete_registered_model_tag,
+        _str_field(fields, "name"),
+        _str_field(fields, "key"),
+        change_of(request),
     )
     written(request)
     return empty()
@@ -275,8 +283,11 @@ def set_alias(request: Request, body: AliasBody) -> Response:
 @router.delete("/registered-models/alias")
 async def delete_alias(request: Request) -> Response:
     fields = await _fields(request)
-    registry_of(request).delete_registered_model_alias(
-        _str_field(fields, "name"), _str_field(fields, "alias"), change_of(request)
+    await run_in_threadpool(
+        registry_of(request).delete_registered_model_alias,
+        _str_field(fields, "name"),
+        _str_field(fields, "alias"),
+        change_of(request),
     )
     written(request)
     return empty()
@@ -338,8 +349,11 @@ def update_model_version(request: Request, body: UpdateModelVersion) -> Response
 @router.delete("/model-versions/delete")
 async def delete_model_version(request: Request) -> Response:
     fields = await _fields(request)
-    registry_of(request).delete_model_version(
-        _str_field(fields, "name"), _str_field(fields, "version"), change_of(request)
+    await run_in_threadpool(
+        registry_of(request).delete_model_version,
+        _str_field(fields, "name"),
+        _str_field(fields, "version"),
+        change_of(request),
     )
     written(request)
     return empty()
@@ -406,7 +420,8 @@ def set_model_version_tag(request: Request, body: VersionTag) -> Response:
 @router.delete("/model-versions/delete-tag")
 async def delete_model_version_tag(request: Request) -> Response:
     fields = await _fields(request)
-    registry_of(request).delete_model_version_tag(
+    await run_in_threadpool(
+        registry_of(request).delete_model_version_tag,
         _str_field(fields, "name"),
         _str_field(fields, "version"),
         _str_field(fields, "key"),
