@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -104,10 +105,11 @@ class Monitor:
         days: dict[dt.date, list[WindowProfile]] = {}
         for profile in hourly:
             days.setdefault(profile.start.date(), []).append(profile)
-        merged = [merge_profiles(group) for _, group in sorted(days.items())]
-        for profile in merged:  # a day starts at midnight even if the range starts later
-            profile.start = profile.start.replace(hour=0)
-            profile.end = profile.start + dt.timedelta(days=1)
+        merged = []
+        for day, group in sorted(days.items()):  # a day starts at midnight, even mid-range
+            midnight = dt.datetime.combine(day, dt.time(), dt.UTC)
+            whole = merge_profiles(group)
+            merged.append(replace(whole, start=midnight, end=midnight + dt.timedelta(days=1)))
         return merged
 
     def _row_profiles(
