@@ -197,3 +197,18 @@ def test_day_and_row_windows(setup: tuple[Monitor, pd.DataFrame], log_root: Path
     # closed hours were stored: a second pass reads no log rows
     stored = list((monitor.state_dir / "profiles").rglob("*.json"))
     assert len(stored) == 30
+
+
+def test_small_clean_windows_rarely_flag_a_column(setup: tuple[Monitor, pd.DataFrame]) -> None:
+    """Binned KS is conservative: well under the nominal 5% of columns flag by chance."""
+    monitor, features = setup
+    reference = monitor.reference("cancer", "1")
+    flagged, compared = 0, 0
+    for seed in range(20):
+        window = log_frame(_sample(features, 300, 100 + seed), START)
+        drift = dataset_drift(WindowProfile.build(window, reference, START, START + HOUR), reference)
+        assert drift["dataset_drift"] is False
+        flagged += len(drift["drifted_columns"])
+        compared += drift["compared_columns"]
+    assert compared == 20 * 31
+    assert flagged / compared < 0.02
