@@ -206,7 +206,8 @@ def test_small_clean_windows_rarely_flag_a_column(setup: tuple[Monitor, pd.DataF
     flagged, compared = 0, 0
     for seed in range(20):
         window = log_frame(_sample(features, 300, 100 + seed), START)
-        drift = dataset_drift(WindowProfile.build(window, reference, START, START + HOUR), reference)
+        profile = WindowProfile.build(window, reference, START, START + HOUR)
+        drift = dataset_drift(profile, reference)
         assert drift["dataset_drift"] is False
         flagged += len(drift["drifted_columns"])
         compared += drift["compared_columns"]
