@@ -8,9 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from sklearn.datasets import load_wine
 
+import shipyard
 from shipyard import Client
-from shipyard.examples.wine import EXPERIMENT, GRID
+from shipyard.examples.wine import EXPERIMENT, GRID, REGISTERED_MODEL
 
 
 def _free_port() -> int:
@@ -58,7 +60,35 @@ def test_example_artifacts_are_on_disk(quickstart: tuple[str, Path]) -> None:
     run = client.search_runs([exp.experiment_id]).items[0]
     rel = run.info.artifact_uri.removeprefix("mlflow-artifacts:/")
     files = {p.name for p in (data / "artifacts" / rel).iterdir()}
-    assert files == {"confusion_matrix.csv", "classification_report.json", "learning_curve.csv"}
+    assert files == {
+        "confusion_matrix.csv",
+        "classification_report.json",
+        "learning_curve.csv",
+        "model",
+    }
+    assert (data / "artifacts" / rel / "model" / "MLmodel").is_file()
+
+
+def test_example_models_are_registered_with_aliases(quickstart: tuple[str, Path]) -> None:
+    folder, _ = quickstart
+    client = Client(folder)
+    model = client.get_registered_model(REGISTERED_MODEL)
+    versions = client.search_model_versions(f"name = '{REGISTERED_MODEL}'").items
+    assert len(versions) == len(GRID) and set(model.aliases) == {"production", "staging"}
+    exp = client.get_experiment_by_name(EXPERIMENT)
+    assert exp is not None
+    best = client.search_runs([exp.experiment_id], order_by=["metrics.test_f1_macro DESC"]).items
+    production = client.get_model_version_by_alias(REGISTERED_MODEL, "production")
+    assert production.run_id == best[0].info.run_id
+    moves = [e for e in client.audit_events(REGISTERED_MODEL) if e.action == "alias.set"]
+    assert [m.alias for m in moves] == ["production", "staging"]
+    assert all(m.reason and "test F1" in m.reason for m in moves)
+    assert client.verify_audit().ok
+    features = load_wine(as_frame=True).data.head(5)
+    loaded = shipyard.pyfunc.load_model(
+        f"models:/{REGISTERED_MODEL}@production", tracking_uri=folder
+    )
+    assert loaded.predict(features).shape == (5,)
 
 
 def test_second_quickstart_logs_nothing_twice(quickstart: tuple[str, Path]) -> None:

@@ -32,7 +32,7 @@ import httpx
 from shipyard import artifacts
 from shipyard.artifacts import normalize_artifact_path, parse_artifact_uri
 from shipyard.client import Client, get_tracking_uri
-from shipyard.client._backend import is_remote
+from shipyard.client._backend import is_remote, local_paths
 from shipyard.client._rest import RestStore
 from shipyard.entities import LoggedModelOrderBy
 from shipyard.errors import (
@@ -209,6 +209,10 @@ def _artifact_source(client: Client, artifact_uri: str, path: str) -> Path | _Re
     parsed = parse_artifact_uri(artifact_uri)
     if parsed.scheme == "file":
         return Path(parsed.path) / path if path else Path(parsed.path)
+    if parsed.scheme == artifacts.PROXY_SCHEME and not is_remote(client.tracking_uri):
+        # a local store written by a server that proxied artifacts: they sit under its root
+        root = Path(local_paths(client.tracking_uri)[1]) / parsed.path.lstrip("/")
+        return root / path if path else root
     target = client.tracking_uri if is_remote(client.tracking_uri) else None
     return _Remote(target, artifact_uri, path, _http(client))
 
