@@ -122,20 +122,28 @@ def _log_losses(y_true: _Array, proba: _Array, classes: _Array) -> _Array:
 
 
 def _binary_auc(positive: _Array, score: _Array) -> WeightedMetric:
-    """Weighted Mann-Whitney: the chance a positive outranks a negative, ties counting half."""
-    order = np.argsort(score, kind="mergesort")
-    sorted_score = score[order]
-    starts = np.flatnonzero(np.r_[True, sorted_score[1:] != sorted_score[:-1]])
-    is_pos = positive[order].astype(np.float64)
+    """Weighted Mann-Whitney: the chance a positive outranks a negative, ties counting half.
+
+    Rows are summed into their tie group (positives and negatives apart) by a sparse product, so
+    the counts are never gathered into sorted order. Counts and their running sums are whole
+    numbers, exact in float32 below 2**24, which halves the memory the running sum walks."""
+    groups = np.unique(score, return_inverse=True)[1].ravel()
+    rows = np.arange(len(score))
+    shape = (int(groups.max()) + 1 if len(groups) else 0, len(score))
+    is_pos = positive.astype(bool)
+    from_pos = scipy.sparse.csr_matrix((is_pos.astype(np.float32), (groups, rows)), shape=shape)
+    from_neg = scipy.sparse.csr_matrix(((~is_pos).astype(np.float32), (groups, rows)), shape=shape)
 
     def auc(w: _Array) -> _Array:
-        ws = w[:, order]
-        pos = np.add.reduceat(ws * is_pos, starts, axis=1)
-        neg = np.add.reduceat(ws * (1.0 - is_pos), starts, axis=1)
-        below = np.cumsum(neg, axis=1) - neg
-        wins = (pos * (below + 0.5 * neg)).sum(axis=1)
+        columns = w.T.astype(np.float32, order="C")  # rows x resamples
+        pos = from_pos @ columns  # tie groups x resamples
+        neg = from_neg @ columns
+        below = np.cumsum(neg, axis=0)
+        below -= 0.5 * neg  # negatives strictly below, and half of the tied ones
+        wins = (pos * below).sum(axis=0, dtype=np.float64)
+        pairs = pos.sum(axis=0, dtype=np.float64) * neg.sum(axis=0, dtype=np.float64)
         with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(wins / (pos.sum(axis=1) * neg.sum(axis=1)))
+            return np.asarray(wins / pairs)
 
     return auc
 

@@ -11,7 +11,7 @@ import pandas as pd
 from shipyard.gates._checks._common import fmt, result
 from shipyard.gates._policy import StabilityCheck
 from shipyard.gates._result import CheckResult
-from shipyard.gates._subject import GateContext, PredictionFailed, predict_outputs
+from shipyard.gates._subject import GateContext, PredictionFailed
 
 __all__ = ["run_stability"]
 
@@ -34,8 +34,8 @@ def run_stability(check: StabilityCheck, ctx: GateContext) -> CheckResult:
     if not perturbed:
         return result(check, ["no float input columns to perturb"], "", bounds=bounds)
     try:
-        before = predict_outputs(ctx.candidate.model, features).labels
-        after = predict_outputs(ctx.candidate.model, noisy).labels
+        before = _labels(ctx.candidate.model.predict(features))
+        after = _labels(ctx.candidate.model.predict(noisy))
     except Exception as exc:
         raise PredictionFailed("candidate", exc) from exc
     changed = _changed(before, after, ctx.task, check.tolerance)
@@ -52,6 +52,13 @@ def run_stability(check: StabilityCheck, ctx: GateContext) -> CheckResult:
         measured={"changed_share": share, "rows": len(changed), "columns": perturbed},
         bounds=bounds,
     )  # fmt: skip
+
+
+def _labels(answer: Any) -> np.ndarray[Any, Any]:
+    values = (
+        answer.to_numpy() if isinstance(answer, pd.DataFrame | pd.Series) else np.asarray(answer)
+    )
+    return values[:, 0] if values.ndim == 2 and values.shape[1] == 1 else values
 
 
 def _changed(
