@@ -105,3 +105,10 @@ def test_no_serve_artifacts_hands_out_the_real_folder(
     conn.request("GET", f"/api/2.0/mlflow/experiments/get?experiment_id={exp_id}")
     location = json.loads(conn.getresponse().read())["experiment"]["artifact_location"]
     assert location == str((tmp_path / "plain" / "artifacts" / exp_id).resolve())
+    # the proxy is off: an upload through it is refused and writes nothing
+    conn.request("PUT", "/api/2.0/mlflow-artifacts/artifacts/1/x/artifacts/a.txt", body=b"hi")
+    response = conn.getresponse()
+    body = json.loads(response.read())
+    assert response.status == 503 and body["error_code"] == "TEMPORARILY_UNAVAILABLE"
+    assert "--no-serve-artifacts" in body["message"]
+    assert not list((tmp_path / "plain" / "artifacts").rglob("a.txt"))

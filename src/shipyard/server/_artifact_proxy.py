@@ -24,10 +24,11 @@ from starlette.background import BackgroundTask
 from shipyard.artifacts import ArtifactRepository, normalize_artifact_path, repository_for_uri
 from shipyard.errors import FeatureNotImplemented, InvalidPath
 from shipyard.server._body import SMALL_BODY, BlockingBody
+from shipyard.server._errors import error_response
 from shipyard.server._multipart import add_multipart_routes
 from shipyard.settings import Settings
 
-__all__ = ["PROXY_PREFIXES", "artifacts_router", "create_router"]
+__all__ = ["PROXY_PREFIXES", "artifacts_router", "create_router", "disabled_router"]
 
 PROXY_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 # Served as text: an uploaded page or script must not run in the browser on the server's origin.
@@ -48,6 +49,25 @@ def create_router(settings: Settings) -> APIRouter:
         settings.artifact_root, s3=settings.s3, fsync=settings.artifact_fsync
     )
     return artifacts_router(repo)
+
+
+def disabled_router() -> APIRouter:
+    """What ``--no-serve-artifacts`` mounts: every proxy path answers 503 saying why, as MLflow's
+    server does, so nothing is written through a server that hands out the store's own URIs."""
+    router = APIRouter(include_in_schema=False)
+
+    async def disabled(request: Request) -> Response:
+        return error_response(
+            503,
+            "TEMPORARILY_UNAVAILABLE",
+            f"Endpoint {request.url.path} is disabled: the server runs with "
+            "--no-serve-artifacts. Start it with --serve-artifacts to proxy artifacts.",
+        )
+
+    methods = ["GET", "PUT", "POST", "DELETE", "PATCH", "HEAD"]
+    for prefix in PROXY_PREFIXES:
+        router.add_api_route(f"{prefix}/{{path:path}}", disabled, methods=methods)
+    return router
 
 
 def artifacts_router(repo: ArtifactRepository) -> APIRouter:

@@ -26,7 +26,7 @@ from shipyard.server import (
     _registry,
     _runs,
 )
-from shipyard.server._artifact_proxy import create_router
+from shipyard.server._artifact_proxy import create_router, disabled_router
 from shipyard.server._errors import install_error_handlers
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
@@ -61,7 +61,8 @@ def create_app(
 ) -> FastAPI:
     """Build the app over ``service`` (a ``TrackingService`` in production).
 
-    ``extra_routers=None`` mounts the artifact proxy; pass ``()`` for no artifact routes at all.
+    ``extra_routers=None`` mounts the artifact proxy (or, with ``serve_artifacts`` off, routes
+    that answer 503 saying so); pass ``()`` for no artifact routes at all.
     The model registry shares the tracking database; ``registry=None`` opens it from
     ``service`` (no registry routes when the service is not SQL-backed). While the app runs, a
     background dispatcher delivers registry webhooks.
@@ -92,7 +93,12 @@ def create_app(
     app.state.store = service
     app.state.registry = registry
     install_error_handlers(app)
-    routers = (create_router(settings),) if extra_routers is None else extra_routers
+    if extra_routers is not None:
+        routers = extra_routers
+    elif settings.serve_artifacts:
+        routers = (create_router(settings),)
+    else:
+        routers = (disabled_router(),)
     # Matched first: their prefixes overlap no tracking route, and a small artifact upload then
     # skips ~80 route checks (~15% of its server time); tracking calls pay a few failed ones.
     for router in routers:
