@@ -14,9 +14,11 @@ from sklearn.metrics import f1_score
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from shipyard import Client
 from shipyard.errors import InvalidParameter
 from shipyard.models import build_profile
 from shipyard.monitoring import LabelStore, Monitor, Reference, join_labels, realized_metrics
+from shipyard.monitoring._baseline import run_baseline
 
 HOUR = dt.timedelta(hours=1)
 
@@ -131,3 +133,28 @@ def test_operations_per_window(cancer: pd.DataFrame, log_root: Path, tmp_path: P
     assert ops["throughput_rps"] == pytest.approx(200 / 3600)
     assert ops["latency_p50_ms"] == pytest.approx(np.quantile(latency, 0.5), rel=0.03)
     assert ops["latency_p99_ms"] == pytest.approx(np.quantile(latency, 0.99), rel=0.03)
+
+
+def test_baseline_from_the_versions_run(
+    scored: tuple[Monitor, pd.DataFrame], tmp_path: Path
+) -> None:
+    """The version's run logged ``test_f1``: realized F1 is compared with it."""
+    shipyard_client = Client(str(tmp_path / "tracking"))
+    experiment = shipyard_client.create_experiment("training")
+    run = shipyard_client.create_run(experiment)
+    shipyard_client.log_metric(run.info.run_id, "test_f1", 0.97)
+    shipyard_client.log_metric(run.info.run_id, "accuracy", 0.96)
+    shipyard_client.create_registered_model("cancer")
+    version = shipyard_client.create_model_version(
+        "cancer", f"runs:/{run.info.run_id}/model", run_id=run.info.run_id
+    )
+    assert version.version == "1"
+
+    monitor, truth = scored
+    monitor.labels.ingest(truth.drop(columns="hour"))
+    baseline = run_baseline(shipyard_client, "cancer")
+    windows = monitor.windows("cancer", "1", START, START + 3 * HOUR, baseline=baseline)
+    perf = windows[0]["performance"]
+    assert perf["baseline"] == {"f1": 0.97, "accuracy": 0.96}
+    assert perf["change"]["f1"] == pytest.approx(perf["metrics"]["f1"] - 0.97)
+    assert run_baseline(shipyard_client, "cancer")("7") is None  # no such version: no baseline

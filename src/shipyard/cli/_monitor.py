@@ -28,7 +28,9 @@ from shipyard.monitoring import (
     write_report,
 )
 from shipyard.monitoring._actions import Registry
+from shipyard.monitoring._baseline import run_baseline
 from shipyard.monitoring._log import to_utc
+from shipyard.monitoring._monitor import Baseline
 
 app = typer.Typer(
     help="Drift, realized performance and health of served models; alerts that act.",
@@ -79,7 +81,7 @@ def report(
             versions=version or None,
             task=policy.performance.task if policy else "auto",
             positive_label=policy.performance.positive_label if policy else None,
-            baseline=(policy.performance.baseline or None) if policy else None,
+            baseline=_baseline(policy, name, tracking_uri),
         )
     paths = write_report(found, output)
     console.print(_summary(found))
@@ -143,6 +145,14 @@ def _monitor(
         err_console.print("[yellow]no --reference: drift is skipped, operations only[/yellow]")
     drift = policy.drift if policy else None
     return Monitor(log_root, folder, fixed, drift=drift)
+
+
+def _baseline(policy: MonitorPolicy | None, model: str, tracking_uri: str | None) -> Baseline:
+    """The policy's baseline, else each version's run metrics when a tracking URI is known."""
+    if policy is not None and policy.performance.baseline:
+        return policy.performance.baseline
+    uri = tracking_uri or (policy.tracking_uri if policy else None)
+    return run_baseline(client_for(uri), model) if uri else None
 
 
 def _registry(tracking_uri: str | None) -> Registry | None:

@@ -27,8 +27,9 @@ from shipyard.monitoring._profile import WindowProfile, merge_profiles
 from shipyard.monitoring._reference import Reference
 from shipyard.monitoring._windows import HOUR, WindowSpec, floor_hour, hours_between
 
-__all__ = ["Clock", "Monitor", "ReferenceSource", "WindowResult"]
+__all__ = ["Baseline", "Clock", "Monitor", "ReferenceSource", "WindowResult"]
 
+Baseline = Mapping[str, float] | Callable[[str], Mapping[str, float] | None] | None
 Clock = Callable[[], dt.datetime]
 ReferenceSource = Callable[[str, str], Reference | None]
 WindowResult = dict[str, Any]
@@ -164,9 +165,12 @@ class Monitor:
         *,
         task: Task = "auto",
         positive_label: Any = None,
-        baseline: Mapping[str, float] | None = None,
+        baseline: Baseline = None,
     ) -> list[WindowResult]:
-        """Drift, operations and realized performance for each window of one version."""
+        """Drift, operations and realized performance for each window of one version;
+        ``baseline`` is the model's evaluation metrics, or a function of the version giving them."""
+        if callable(baseline):
+            baseline = baseline(version)
         start, end = self._range(since, until)
         spec = window if isinstance(window, WindowSpec) else WindowSpec.parse(window)
         reference = self.reference(model, version)

@@ -12,7 +12,7 @@ from typing import Any
 
 from shipyard.monitoring._drift import dataset_drift
 from shipyard.monitoring._log import to_utc
-from shipyard.monitoring._monitor import Monitor
+from shipyard.monitoring._monitor import Baseline, Monitor
 from shipyard.monitoring._performance import Task
 from shipyard.monitoring._profile import merge_profiles
 from shipyard.monitoring._windows import WindowSpec
@@ -32,7 +32,7 @@ def build_report(
     versions: Sequence[str] | None = None,
     task: Task = "auto",
     positive_label: Any = None,
-    baseline: Mapping[str, float] | None = None,
+    baseline: Baseline = None,
 ) -> dict[str, Any]:
     """Everything the HTML page and the API show, as one JSON-ready dict."""
     start, end = to_utc(since), to_utc(until) or monitor.now()

@@ -24,8 +24,9 @@ from shipyard.monitoring._actions import (
     Registry,
     run_action,
 )
+from shipyard.monitoring._baseline import run_baseline
 from shipyard.monitoring._incidents import MAX_ATTEMPTS, IncidentBook, locked_book
-from shipyard.monitoring._monitor import Monitor, WindowResult
+from shipyard.monitoring._monitor import Baseline, Monitor, WindowResult
 from shipyard.monitoring._policy import PERFORMANCE_METRICS, Alert, MonitorPolicy
 from shipyard.monitoring._reference import Reference, load_reference
 
@@ -68,6 +69,9 @@ def run_once(policy: MonitorPolicy, monitor: Monitor, context: ActionContext) ->
     until = _floor(now, span)
     since = until - policy.lookback_windows * span
     versions = _watched_versions(policy, monitor, context.registry)
+    baseline: Baseline = policy.performance.baseline or None
+    if baseline is None and hasattr(context.registry, "get_run"):  # a Client: the run's metrics
+        baseline = run_baseline(context.registry, policy.model)
     summary: dict[str, Any] = {
         "model": policy.model,
         "evaluated_at": now.isoformat(),
@@ -89,7 +93,7 @@ def run_once(policy: MonitorPolicy, monitor: Monitor, context: ActionContext) ->
                 policy.window_spec,
                 task=policy.performance.task,
                 positive_label=policy.performance.positive_label,
-                baseline=policy.performance.baseline or None,
+                baseline=baseline,
             )
             for alert in policy.alerts:
                 evidence = _evidence(alert, windows)
