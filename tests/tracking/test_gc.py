@@ -131,3 +131,66 @@ def test_gc_command_on_s3(
     assert result.exit_code == 0, result.output
     assert "removed 1 run(s)" in result.output and "freed 2048 bytes" in result.output
     assert moto_server.keys(bucket) == {}
+
+
+def test_registered_runs_and_models_are_kept_until_their_version_goes(tmp_path: Path) -> None:
+    from shipyard.registry import open_registry
+    from shipyard.settings import Settings
+    from shipyard.store._registry import Change
+
+    root = str(tmp_path / "artifacts")
+    store, svc = service(tmp_path, root)
+    registry = open_registry(svc, root, Settings())
+    run_id, run_uri = new_run(svc, "0")
+    Path(run_uri, "model").mkdir(parents=True)
+    Path(run_uri, "model", "MLmodel").write_text("flavors: {}\n")
+    model = svc.create_logged_model("0", "clf", source_run_id=None)
+    Path(model.artifact_uri).mkdir(parents=True)
+    Path(model.artifact_uri, "model.skops").write_bytes(b"m" * 50)
+    registry.create_registered_model("churn", Change("ana"))
+    registry.create_model_version("churn", f"runs:/{run_id}/model", Change("ana"), run_id=run_id)
+    registry.create_model_version("churn", f"models:/{model.model_id}", Change("ana"))
+    svc.delete_run(run_id)
+    svc.delete_logged_model(model.model_id)
+
+    report = collect_garbage(store, root)
+    assert report.runs == [] and report.logged_models == []
+    assert report.kept == [
+        f"run {run_id} (used by churn version 1)",
+        f"model {model.model_id} (used by churn version 2)",
+    ]
+    assert Path(run_uri, "model", "MLmodel").is_file()
+
+    registry.delete_model_version("churn", "1", Change("ana"))
+    registry.delete_model_version("churn", "2", Change("ana"))
+    report = collect_garbage(store, root)
+    assert (report.runs, report.logged_models, report.kept) == ([run_id], [model.model_id], [])
+    assert not Path(run_uri).exists() and not Path(model.artifact_uri).exists()
+    assert report.bytes_freed == len("flavors: {}\n") + 50
+
+
+def test_abandoned_multipart_uploads_are_aborted(tmp_path: Path, moto_server: Any) -> None:
+    import os
+    import time
+
+    from shipyard.artifacts import LocalArtifactRepository
+
+    local = LocalArtifactRepository(tmp_path / "root")
+    old = local.create_multipart("a/big.bin", 2)
+    local.put_part("a/big.bin", old.upload_id, 1, [b"x" * 100])
+    fresh = local.create_multipart("a/other.bin", 2)
+    folder = tmp_path / "root" / ".shipyard-uploads" / old.upload_id
+    two_days_ago = time.time() - 2 * 86400
+    for f in [folder, *folder.iterdir()]:
+        os.utime(f, (two_days_ago, two_days_ago))
+    assert local.abort_stale_uploads(86400) == (1, 100)
+    assert not folder.exists()
+    assert (tmp_path / "root" / ".shipyard-uploads" / fresh.upload_id).is_dir()
+
+    bucket = moto_server.new_bucket()
+    s3 = S3ArtifactRepository(bucket, "root", moto_server.settings)
+    started = s3.create_multipart("b/big.bin", 2)
+    s3.put_part("b/big.bin", started.upload_id, 1, [b"y" * 5 * 1024 * 1024])
+    # moto reports every upload as initiated in 2010, so only the local test checks the age cut
+    assert s3.abort_stale_uploads(0) == (1, 5 * 1024 * 1024)
+    assert s3.abort_stale_uploads(0) == (0, 0)

@@ -151,6 +151,9 @@ class LocalArtifactRepository:
     def abort_multipart(self, path: str, upload_id: str) -> None:
         self._uploads.discard(self._checked(path), upload_id)
 
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[int, int]:
+        return self._uploads.abort_stale(older_than_s)
+
     # -- helpers ----------------------------------------------------------------------------------
     def _checked(self, path: str) -> str:
         """``path`` normalised; the upload area is the repository's own, never a client's."""

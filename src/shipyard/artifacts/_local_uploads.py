@@ -16,6 +16,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
@@ -101,6 +102,28 @@ class LocalUploads:
         except NotFound:
             return
         shutil.rmtree(folder, ignore_errors=True)
+
+    def abort_stale(self, older_than_s: float) -> tuple[int, int]:
+        """Remove uploads untouched for ``older_than_s`` seconds: (uploads removed, bytes freed).
+
+        A client that died between ``create`` and ``complete`` leaves its parts here; nothing
+        else ever removes them.
+        """
+        if not self._area.is_dir():
+            return 0, 0
+        cutoff = time.time() - older_than_s
+        removed = freed = 0
+        for folder in self._area.iterdir():
+            if not folder.is_dir() or not _UPLOAD_ID.match(folder.name):
+                continue
+            files = [f for f in folder.iterdir() if f.is_file()]
+            newest = max((f.stat().st_mtime for f in files), default=folder.stat().st_mtime)
+            if newest >= cutoff:
+                continue
+            freed += sum(f.stat().st_size for f in files if f.name != _META)
+            shutil.rmtree(folder, ignore_errors=True)
+            removed += 1
+        return removed, freed
 
     def _open(self, path: str, upload_id: str) -> tuple[Path, int]:
         if not _UPLOAD_ID.match(upload_id):

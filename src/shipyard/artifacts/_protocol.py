@@ -147,3 +147,8 @@ class MultipartArtifactRepository(ArtifactRepository, Protocol):
     def abort_multipart(self, path: str, upload_id: str) -> None:
         """Drop the upload and its parts; an unknown upload is not an error."""
         ...
+
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[int, int]:
+        """Abort uploads started more than ``older_than_s`` seconds ago and never completed;
+        returns (uploads aborted, bytes of parts freed)."""
+        ...

@@ -10,6 +10,7 @@ tree like that cannot be downloaded, so writes refuse both (as the local reposit
 
 from __future__ import annotations
 
+import datetime
 import posixpath
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -193,6 +194,28 @@ class S3ArtifactRepository:
                 )
         except NotFound:
             pass
+
+    def abort_stale_uploads(self, older_than_s: float) -> tuple[int, int]:
+        cutoff = datetime.datetime.now(datetime.UTC) - datetime.timedelta(seconds=older_than_s)
+        prefix = f"{self._prefix}/" if self._prefix else ""
+        removed = freed = 0
+        with s3_errors(self._prefix or "/"):
+            pages = self._client.get_paginator("list_multipart_uploads")
+            for page in pages.paginate(Bucket=self._bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] >= cutoff:
+                        continue
+                    key, upload_id = upload["Key"], upload["UploadId"]
+                    parts = self._client.get_paginator("list_parts")
+                    for part_page in parts.paginate(
+                        Bucket=self._bucket, Key=key, UploadId=upload_id
+                    ):
+                        freed += sum(p["Size"] for p in part_page.get("Parts", []))
+                    self._client.abort_multipart_upload(
+                        Bucket=self._bucket, Key=key, UploadId=upload_id
+                    )
+                    removed += 1
+        return removed, freed
 
     # -- keys ---------------------------------------------------------------------------------
     def _key(self, relative: str) -> str:

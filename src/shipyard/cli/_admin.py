@@ -68,8 +68,12 @@ def gc(
     ),
     run_ids: str | None = typer.Option(None, help="Comma-separated deleted run ids."),
     experiment_ids: str | None = typer.Option(None, help="Comma-separated deleted experiment ids."),
+    uploads_older_than: str = typer.Option(
+        "24h", help="Abort multipart uploads started this long ago and never completed."
+    ),
 ) -> None:
-    """Permanently remove deleted runs and experiments, with their artifacts."""  # fmt: skip
+    """Permanently remove deleted runs, experiments and logged models, with their artifacts,
+    and abandoned multipart uploads. Whatever a registered model version uses is kept."""
     settings = Settings.from_env()
     root = artifact_root or settings.artifact_root
     store = SqlStore(_db_uri(backend_store_uri), root)
@@ -80,11 +84,15 @@ def gc(
         [r for r in (run_ids or "").split(",") if r],
         [e for e in (experiment_ids or "").split(",") if e],
         s3=settings.s3,
+        upload_age_s=parse_duration(uploads_older_than) / 1000,
     )
     console.print(
-        f"removed {len(report.runs)} run(s) and {len(report.experiments)} experiment(s); "
-        f"freed {report.bytes_freed} bytes ({decimal(report.bytes_freed)}) of artifacts"
+        f"removed {len(report.runs)} run(s), {len(report.experiments)} experiment(s), "
+        f"{len(report.logged_models)} logged model(s) and {report.stale_uploads} abandoned "
+        f"upload(s); freed {report.bytes_freed} bytes ({decimal(report.bytes_freed)})"
     )
+    for kept in report.kept:
+        console.print(f"[yellow]kept[/yellow] {kept}: delete the version first")
     for uri in report.skipped_artifacts:
         console.print(f"[yellow]left artifacts outside {root}:[/yellow] {uri}")
     for failure in report.failed_artifacts:

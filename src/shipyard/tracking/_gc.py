@@ -1,4 +1,9 @@
-"""Garbage collection: permanently remove deleted runs and experiments, and their artifacts.
+"""Garbage collection: permanently remove deleted runs, experiments and logged models, their
+artifacts, and multipart uploads that were started and never completed.
+
+A run, logged model or experiment that a registered model version still uses is kept (and
+reported with the version), whatever its state: deleting it would leave the version without
+files. Delete the version first.
 
 Artifacts are deleted through the artifact layer, so a local folder and S3 are collected alike.
 Every deletion goes through the repository of the artifact root (the server's
@@ -18,6 +23,7 @@ from pathlib import Path
 from shipyard.artifacts import (
     PROXY_SCHEME,
     ArtifactRepository,
+    MultipartArtifactRepository,
     normalize_artifact_path,
     parse_artifact_uri,
     repository_for_uri,
@@ -29,10 +35,17 @@ from shipyard.store.sql import SqlStore
 __all__ = ["ArtifactRoot", "GcReport", "collect_garbage"]
 
 
+#: Uploads untouched this long are abandoned (a client died between create and complete).
+DEFAULT_UPLOAD_AGE_S = 24 * 3600.0
+
+
 @dataclass(slots=True)
 class GcReport:
     runs: list[str] = field(default_factory=list)
     experiments: list[str] = field(default_factory=list)
+    logged_models: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)
+    stale_uploads: int = 0
     bytes_freed: int = 0
     skipped_artifacts: list[str] = field(default_factory=list)
     failed_artifacts: list[str] = field(default_factory=list)
@@ -82,23 +95,42 @@ def collect_garbage(
     experiment_ids: Sequence[str] = (),
     *,
     s3: S3Settings | None = None,
+    upload_age_s: float | None = DEFAULT_UPLOAD_AGE_S,
 ) -> GcReport:
     report = GcReport()
     root = ArtifactRoot(artifact_root, s3)
+    uses = store.registry_uses()
     targets_given = bool(run_ids or experiment_ids)
     runs = list(run_ids) if targets_given else store.deleted_run_ids(older_than_ms)
+    runs = _keep(runs, uses.runs, "run", report)
     for run_id, uri in store.purge_runs(runs):
         report.runs.append(run_id)
         _free(root, _run_folder(uri, run_id), report)
+    if not targets_given:
+        models = _keep(store.deleted_logged_model_ids(), uses.logged_models, "model", report)
+        for model_id, uri in store.purge_logged_models(models):
+            report.logged_models.append(model_id)
+            _free(root, uri, report)
     exps = list(experiment_ids) if targets_given else store.deleted_experiment_ids()
-    for exp_id in exps:
+    for exp_id in _keep(exps, uses.experiments, "experiment", report):
         location = store.get_experiment(exp_id).artifact_location
         for run_id, uri in store.purge_experiment(exp_id):
             report.runs.append(run_id)
             _free(root, _run_folder(uri, run_id), report)
         report.experiments.append(exp_id)
         _free(root, location, report)
+    if upload_age_s is not None and isinstance(root.repo, MultipartArtifactRepository):
+        count, size = root.repo.abort_stale_uploads(upload_age_s)
+        report.stale_uploads, report.bytes_freed = count, report.bytes_freed + size
     return report
+
+
+def _keep(ids: Sequence[str], used: dict[str, str], kind: str, report: GcReport) -> list[str]:
+    """``ids`` minus those a registered version uses; those are reported as kept."""
+    for i in ids:
+        if i in used:
+            report.kept.append(f"{kind} {i} (used by {used[i]})")
+    return [i for i in ids if i not in used]
 
 
 def _run_folder(uri: str, run_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, delete, select
@@ -10,7 +11,16 @@ from shipyard.entities import LifecycleStage
 from shipyard.errors import InvalidParameter
 from shipyard.store.sql import _schema as schema
 
-__all__ = ["deleted_experiment_ids", "deleted_run_ids", "purge_experiment", "purge_run"]
+__all__ = [
+    "RegistryUses",
+    "deleted_experiment_ids",
+    "deleted_logged_model_ids",
+    "deleted_run_ids",
+    "purge_experiment",
+    "purge_logged_model",
+    "purge_run",
+    "registry_uses",
+]
 
 _DELETED = LifecycleStage.DELETED.value
 _RUN_CHILDREN = (
@@ -65,3 +75,66 @@ def purge_experiment(conn: Connection, exp: Any) -> list[tuple[str, str]]:
         delete(schema.experiments).where(schema.experiments.c.experiment_id == exp.experiment_id)
     )
     return removed
+
+
+@dataclass(slots=True)
+class RegistryUses:
+    """What registered model versions still point at, each with the version that does."""
+
+    runs: dict[str, str] = field(default_factory=dict)
+    logged_models: dict[str, str] = field(default_factory=dict)
+    experiments: dict[str, str] = field(default_factory=dict)
+
+
+def registry_uses(conn: Connection) -> RegistryUses:
+    """Runs, logged models and experiments that ``gc`` must keep: a version's files live there."""
+    mv, rm = schema.model_versions.c, schema.registered_models.c
+    uses = RegistryUses()
+    rows = conn.execute(
+        select(rm.name, mv.version, mv.run_id, mv.logged_model_id).join(
+            schema.registered_models, rm.id == mv.registered_model_id
+        )
+    )
+    for name, version, run_id, model_id in rows:
+        label = f"{name} version {version}"
+        if run_id:
+            uses.runs.setdefault(run_id, label)
+        if model_id:
+            uses.logged_models.setdefault(model_id, label)
+    runs, models = schema.runs.c, schema.logged_models.c
+    for run_id, exp in conn.execute(
+        select(runs.run_uuid, runs.experiment_id).where(runs.run_uuid.in_(list(uses.runs)))
+    ):
+        uses.experiments.setdefault(str(exp), uses.runs[run_id])
+    for model_id, exp in conn.execute(
+        select(models.model_id, models.experiment_id).where(
+            models.model_id.in_(list(uses.logged_models))
+        )
+    ):
+        uses.experiments.setdefault(str(exp), uses.logged_models[model_id])
+    return uses
+
+
+def deleted_logged_model_ids(conn: Connection) -> list[str]:
+    models = schema.logged_models.c
+    return list(conn.scalars(select(models.model_id).where(models.lifecycle_stage == _DELETED)))
+
+
+def purge_logged_model(conn: Connection, model_id: str) -> tuple[str, str] | None:
+    """Delete one deleted logged model's rows; (id, artifact location), or None if not deleted."""
+    models = schema.logged_models
+    row = conn.execute(
+        select(models.c.lifecycle_stage, models.c.artifact_location).where(
+            models.c.model_id == model_id
+        )
+    ).first()
+    if row is None or row.lifecycle_stage != _DELETED:
+        return None
+    for table in (
+        schema.logged_model_tags,
+        schema.logged_model_params,
+        schema.logged_model_metrics,
+    ):
+        conn.execute(delete(table).where(table.c.model_id == model_id))
+    conn.execute(delete(models).where(models.c.model_id == model_id))
+    return model_id, row.artifact_location

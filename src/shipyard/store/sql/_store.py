@@ -466,6 +466,21 @@ class SqlStore(LoggedModelStore):
         with self._read() as conn:
             return _purge.deleted_experiment_ids(conn)
 
+    def registry_uses(self) -> _purge.RegistryUses:
+        """Runs, logged models and experiments registered versions still use (``gc`` keeps them)."""
+        with self._read() as conn:
+            return _purge.registry_uses(conn)
+
+    def deleted_logged_model_ids(self) -> list[str]:
+        with self._read() as conn:
+            return _purge.deleted_logged_model_ids(conn)
+
+    def purge_logged_models(self, model_ids: Sequence[str]) -> list[tuple[str, str]]:
+        """Remove deleted logged models for good; (model_id, artifact location) of each."""
+        with self._write() as conn:
+            found = (_purge.purge_logged_model(conn, m) for m in model_ids)
+            return [f for f in found if f is not None]
+
     def purge_runs(self, run_ids: Sequence[str]) -> list[tuple[str, str]]:
         """Remove deleted runs for good; returns (run_id, artifact_uri) of what was removed."""
         with self._write() as conn:
