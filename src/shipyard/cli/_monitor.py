@@ -14,7 +14,7 @@ import typer
 from rich.table import Table
 
 from shipyard.cli._common import TrackingUri, client_for, console, err_console, handle_errors
-from shipyard.errors import InvalidParameter
+from shipyard.errors import InvalidParameter, ShipyardError
 from shipyard.monitoring import (
     ActionContext,
     LabelStore,
@@ -31,6 +31,7 @@ from shipyard.monitoring._actions import Registry
 from shipyard.monitoring._baseline import run_baseline
 from shipyard.monitoring._log import to_utc
 from shipyard.monitoring._monitor import Baseline
+from shipyard.settings import Settings
 
 app = typer.Typer(
     help="Drift, realized performance and health of served models; alerts that act.",
@@ -120,9 +121,14 @@ def run(
     registry = _registry(uri)
     context = ActionContext(registry, default_alias=policy.alias)
     while True:
-        monitor = policy_monitor(policy, tracking_uri=uri)
-        summary = run_once(policy, monitor, context)
-        _print_run(summary)
+        try:
+            monitor = policy_monitor(policy, tracking_uri=uri, s3=Settings.from_env().s3)
+            _print_run(run_once(policy, monitor, context))
+        except ShipyardError as exc:
+            if once:
+                raise
+            # a loop that watches production keeps going: the next evaluation may succeed
+            err_console.print(f"[red]error[/red] ({exc.code}): {exc.message}")
         if once:
             return
         time.sleep(interval)
@@ -136,7 +142,8 @@ def _monitor(
     tracking_uri: str | None,
 ) -> Monitor:
     if policy is not None and not (log or state or reference):
-        return policy_monitor(policy, tracking_uri=policy.tracking_uri or tracking_uri)
+        uri = policy.tracking_uri or tracking_uri
+        return policy_monitor(policy, tracking_uri=uri, s3=Settings.from_env().s3)
     log_root = log or (policy.inference_log if policy else "inference-log")
     folder = state or Path(policy.state_dir if policy else "monitoring")
     source = reference or (policy.reference if policy else None)
@@ -144,7 +151,7 @@ def _monitor(
     if fixed is None:
         err_console.print("[yellow]no --reference: drift is skipped, operations only[/yellow]")
     drift = policy.drift if policy else None
-    return Monitor(log_root, folder, fixed, drift=drift)
+    return Monitor(log_root, folder, fixed, drift=drift, s3=Settings.from_env().s3)
 
 
 def _baseline(policy: MonitorPolicy | None, model: str, tracking_uri: str | None) -> Baseline:

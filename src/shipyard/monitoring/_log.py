@@ -20,6 +20,7 @@ import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
 from shipyard.errors import InvalidParameter
+from shipyard.settings import S3Settings
 
 __all__ = ["list_versions", "read_log", "to_utc"]
 
@@ -55,18 +56,21 @@ def read_log(
     version: str | None = None,
     since: dt.datetime | None = None,
     until: dt.datetime | None = None,
+    s3: S3Settings | None = None,
 ) -> pd.DataFrame:
     """Rows of ``model`` (optionally one ``version``) with ``since <= timestamp < until``."""
     owner = _owner_reader()
     if owner is not None:
-        frame: pd.DataFrame = owner(root, model=model, version=version, since=since, until=until)
-        return _clip(frame, since, until)
-    return _read_own(str(root), model, version, since, until)
+        frame: pd.DataFrame = owner(
+            root, model=model, version=version, since=since, until=until, s3=s3
+        )
+        return frame
+    return _read_own(str(root), model, version, since, until, s3)
 
 
-def list_versions(root: str | Path, model: str) -> list[str]:
+def list_versions(root: str | Path, model: str, s3: S3Settings | None = None) -> list[str]:
     """The model versions that have a partition folder under ``root``."""
-    fs, base = _filesystem(str(root))
+    fs, base = _filesystem(str(root), s3)
     folder = f"{base}/model={quote(model, safe='')}"
     infos = fs.get_file_info(pafs.FileSelector(folder, allow_not_found=True))
     names = [unquote(Path(i.path).name[len("version=") :]) for i in infos if _is_dir(i, "version=")]
@@ -82,10 +86,15 @@ def _owner_reader() -> Any:
 
 
 def _read_own(
-    root: str, model: str, version: str | None, since: dt.datetime | None, until: dt.datetime | None
+    root: str,
+    model: str,
+    version: str | None,
+    since: dt.datetime | None,
+    until: dt.datetime | None,
+    s3: S3Settings | None,
 ) -> pd.DataFrame:
-    fs, base = _filesystem(root)
-    versions = [version] if version is not None else list_versions(root, model)
+    fs, base = _filesystem(root, s3)
+    versions = [version] if version is not None else list_versions(root, model, s3)
     paths: list[str] = []
     for ver in versions:
         folder = f"{base}/model={quote(model, safe='')}/version={quote(ver, safe='')}"
@@ -118,19 +127,6 @@ def _read_file(
     return dataset.to_table(filter=condition)
 
 
-def _clip(
-    frame: pd.DataFrame, since: dt.datetime | None, until: dt.datetime | None
-) -> pd.DataFrame:
-    if frame.empty:
-        return frame
-    keep = pd.Series(True, index=frame.index)
-    if since is not None:
-        keep &= frame["timestamp"] >= pd.Timestamp(since)
-    if until is not None:
-        keep &= frame["timestamp"] < pd.Timestamp(until)
-    return frame[keep].sort_values("timestamp", kind="stable", ignore_index=True)
-
-
 def _date_in_range(path: str, since: dt.datetime | None, until: dt.datetime | None) -> bool:
     try:
         day = dt.date.fromisoformat(Path(path).name[len("date=") :])
@@ -141,7 +137,13 @@ def _date_in_range(path: str, since: dt.datetime | None, until: dt.datetime | No
     return not (until is not None and day > until.astimezone(dt.UTC).date())
 
 
-def _filesystem(root: str) -> tuple[pafs.FileSystem, str]:
+def _filesystem(root: str, s3: S3Settings | None) -> tuple[pafs.FileSystem, str]:
+    try:  # the log's owner knows S3 endpoints and keys
+        from shipyard.inference_log._fs import open_root
+    except ImportError:
+        pass
+    else:
+        return open_root(root, s3)
     if "://" in root:
         fs, path = pafs.FileSystem.from_uri(root)
         return fs, path.rstrip("/")

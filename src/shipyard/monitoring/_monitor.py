@@ -26,6 +26,7 @@ from shipyard.monitoring._performance import Task, realized_metrics
 from shipyard.monitoring._profile import WindowProfile, merge_profiles
 from shipyard.monitoring._reference import Reference
 from shipyard.monitoring._windows import HOUR, WindowSpec, floor_hour, hours_between
+from shipyard.settings import S3Settings
 
 __all__ = ["Baseline", "Clock", "Monitor", "ReferenceSource", "WindowResult"]
 
@@ -47,6 +48,7 @@ class Monitor:
         drift: DriftSettings | None = None,
         clock: Clock | None = None,
         grace: dt.timedelta = dt.timedelta(minutes=5),
+        s3: S3Settings | None = None,
     ) -> None:
         self.log_root = log_root
         self.state_dir = Path(state_dir)
@@ -54,6 +56,7 @@ class Monitor:
         self.labels = LabelStore(self.state_dir / "labels", clock)
         self._clock = clock or (lambda: dt.datetime.now(dt.UTC))
         self._grace = grace
+        self._s3 = s3
         self._references = references
         self._resolved: dict[tuple[str, str], Reference] = {}
 
@@ -61,7 +64,7 @@ class Monitor:
         return to_utc(self._clock()) or dt.datetime.now(dt.UTC)
 
     def versions(self, model: str) -> list[str]:
-        return list_versions(self.log_root, model)
+        return list_versions(self.log_root, model, self._s3)
 
     def reference(self, model: str, version: str) -> Reference:
         key = (model, version)
@@ -80,7 +83,7 @@ class Monitor:
         found = {h: self._load(model, version, reference, h) for h in hours}
         todo = [h for h, p in found.items() if p is None]
         if todo:
-            frame = read_log(self.log_root, model, version, todo[0], todo[-1] + HOUR)
+            frame = read_log(self.log_root, model, version, todo[0], todo[-1] + HOUR, self._s3)
             buckets = _hour_buckets(frame)
             for hour in todo:
                 rows = buckets.get(hour, frame.iloc[0:0])
@@ -117,7 +120,7 @@ class Monitor:
         self, model: str, version: str, since: dt.datetime, until: dt.datetime, size: int
     ) -> list[WindowProfile]:
         reference = self.reference(model, version)
-        frame = read_log(self.log_root, model, version, since, until)
+        frame = read_log(self.log_root, model, version, since, until, self._s3)
         profiles = []
         for first in range(0, len(frame), size):
             rows = frame.iloc[first : first + size]
@@ -215,7 +218,9 @@ class Monitor:
         labels = self.labels.read()
         if labels.empty or not profiles:
             return [None] * len(profiles)
-        frame = read_log(self.log_root, model, version, profiles[0].start, profiles[-1].end)
+        frame = read_log(
+            self.log_root, model, version, profiles[0].start, profiles[-1].end, self._s3
+        )
         joined = join_labels(frame, labels)
         results: list[dict[str, Any] | None] = []
         for profile in profiles:

@@ -29,6 +29,7 @@ from shipyard.monitoring._incidents import MAX_ATTEMPTS, IncidentBook, locked_bo
 from shipyard.monitoring._monitor import Baseline, Monitor, WindowResult
 from shipyard.monitoring._policy import PERFORMANCE_METRICS, Alert, MonitorPolicy
 from shipyard.monitoring._reference import Reference, load_reference
+from shipyard.settings import S3Settings
 
 __all__ = ["policy_monitor", "run_once"]
 
@@ -41,13 +42,14 @@ def policy_monitor(
     policy: MonitorPolicy,
     clock: Callable[[], dt.datetime] | None = None,
     tracking_uri: str | None = None,
+    s3: S3Settings | None = None,
 ) -> Monitor:
     """A ``Monitor`` over the policy's log and state folder, with references from the policy's
     ``reference`` or else each version's model package in the registry."""
     if policy.reference is not None:
         fixed = load_reference(policy.reference, tracking_uri=tracking_uri)
         return Monitor(
-            policy.inference_log, policy.state_dir, fixed, drift=policy.drift, clock=clock
+            policy.inference_log, policy.state_dir, fixed, drift=policy.drift, clock=clock, s3=s3
         )
 
     def from_registry(model: str, version: str) -> Reference | None:
@@ -58,7 +60,12 @@ def policy_monitor(
             return None
 
     return Monitor(
-        policy.inference_log, policy.state_dir, from_registry, drift=policy.drift, clock=clock
+        policy.inference_log,
+        policy.state_dir,
+        from_registry,
+        drift=policy.drift,
+        clock=clock,
+        s3=s3,
     )
 
 

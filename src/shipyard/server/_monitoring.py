@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict
 from shipyard.errors import InvalidParameter, ShipyardError
 from shipyard.monitoring import Monitor, Reference, build_report, load_reference
 from shipyard.server._http import MAX_BODY_BYTES, FastJSONRoute, json_response, required
+from shipyard.settings import S3Settings
 
 __all__ = ["PREFIX", "monitoring_router"]
 
@@ -42,7 +43,10 @@ class LabelsBody(BaseModel):
 
 
 def monitoring_router(
-    log_root: str, state_dir: str | Path, tracking_uri: str | None = None
+    log_root: str,
+    state_dir: str | Path,
+    tracking_uri: str | None = None,
+    s3: S3Settings | None = None,
 ) -> APIRouter:
     def references(model: str, version: str) -> Reference | None:
         try:
@@ -50,7 +54,7 @@ def monitoring_router(
         except ShipyardError:
             return None
 
-    monitor = Monitor(log_root, state_dir, references)
+    monitor = Monitor(log_root, state_dir, references, s3=s3)
     router = APIRouter(
         prefix=PREFIX, tags=["monitoring"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES
     )
