@@ -13,6 +13,8 @@ from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_iris
 from sklearn.linear_model import LogisticRegression
 
+import shipyard
+
 pytestmark = pytest.mark.filterwarnings(
     "ignore::UserWarning", "ignore::FutureWarning", "ignore::DeprecationWarning"
 )
@@ -60,6 +62,8 @@ def test_log_model_registers_and_loads_by_alias(client: MlflowClient) -> None:
     np.testing.assert_array_equal(loaded.predict(features[:5]), model.predict(features[:5]))
     by_number = mlflow.pyfunc.load_model(f"models:/{name}/1")
     np.testing.assert_array_equal(by_number.predict(features[:5]), model.predict(features[:5]))
+    ours = shipyard.pyfunc.load_model(f"models:/{name}@champion", tracking_uri=client.tracking_uri)
+    np.testing.assert_array_equal(ours.predict(features[:5]), loaded.predict(features[:5]))
     uri = client.get_model_version_download_uri(name, "1")
     assert uri.startswith("mlflow-artifacts:/") and "/models/m-" in uri
 
