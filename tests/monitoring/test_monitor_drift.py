@@ -213,3 +213,16 @@ def test_small_clean_windows_rarely_flag_a_column(setup: tuple[Monitor, pd.DataF
         compared += drift["compared_columns"]
     assert compared == 20 * 31
     assert flagged / compared < 0.02
+
+
+def test_text_in_a_numeric_column_counts_as_missing(setup: tuple[Monitor, pd.DataFrame]) -> None:
+    monitor, features = setup
+    reference = monitor.reference("cancer", "1")
+    window = _sample(features, 500, 8).astype({"mean area": object})
+    window.loc[:249, "mean area"] = "n/a"
+    profile = WindowProfile.build(log_frame(window, START), reference, START, START + HOUR)
+    columns = dataset_drift(profile, reference)["columns"]
+    area = next(c for c in columns if c["column"] == "mean area")
+    assert area["count"] == 250
+    assert area["missing_rate"] == pytest.approx(0.5)
+    assert area["missing_drift"] is True

@@ -289,5 +289,9 @@ def _as_float(values: Any) -> FloatArray:
             stamps = pd.to_datetime(values, utc=True)
             seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
             return np.asarray(seconds.to_numpy(dtype=np.float64, na_value=np.nan), np.float64)
-        return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        try:
+            return values.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):  # text where numbers were expected: count it as missing
+            coerced = pd.to_numeric(values, errors="coerce")
+            return np.asarray(coerced.to_numpy(dtype=np.float64, na_value=np.nan), np.float64)
     return np.asarray(values, dtype=np.float64)
