@@ -44,7 +44,6 @@ def server(tmp_path: Path) -> Iterator[str]:
     app = create_app(
         settings, TrackingService(SqlStore(settings.backend_store_uri, "mlflow-artifacts:/"))
     )
-    app.include_router(_gates.router)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])

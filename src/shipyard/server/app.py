@@ -19,6 +19,7 @@ from shipyard.registry import Dispatcher, RegistryService, open_registry
 from shipyard.server import (
     _artifacts,
     _experiments,
+    _gates,
     _governance,
     _logged_models,
     _meta,
@@ -108,6 +109,7 @@ def create_app(
     if registry is not None:
         tracking_routers = (*tracking_routers, _registry.router)
         app.include_router(_governance.router)
+        app.include_router(_gates.router)
     for prefix in API_PREFIXES:
         for router in tracking_routers:
             app.include_router(router, prefix=prefix, include_in_schema=prefix == API_PREFIXES[0])
