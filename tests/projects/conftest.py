@@ -11,11 +11,13 @@ import shutil
 import subprocess
 import zipfile
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from shipyard import Client
+from shipyard.projects import RunOptions, run_project
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "project"
 
@@ -59,21 +61,52 @@ def offline_pip(monkeypatch: pytest.MonkeyPatch, wheelhouse: Path) -> Path:
     return wheelhouse
 
 
+def copy_example(repo: Path, track_data: bool = False) -> Path:
+    """The example project committed in a new git repository; unless ``track_data``, git ignores
+    the data folder (data lives outside the code, as it usually does)."""
+    shutil.copytree(EXAMPLE, repo)
+    if not track_data:
+        (repo / ".gitignore").write_text("data/\n")
+    git(repo, "init", "-q", "-b", "main")
+    commit_all(repo, "example project")
+    return repo
+
+
 @pytest.fixture
 def example_repo(tmp_path: Path, offline_pip: Path) -> Callable[..., Path]:
-    """A copy of the example project committed in a new git repository; the data folder is
-    ignored by git (data lives outside the code, as it usually does)."""
+    """``example_repo()``: a fresh copy of the example project in its own git repository."""
+    return lambda name="project", track_data=False: copy_example(tmp_path / name, track_data)
 
-    def make(name: str = "project", track_data: bool = False) -> Path:
-        repo = tmp_path / name
-        shutil.copytree(EXAMPLE, repo)
-        if not track_data:
-            (repo / ".gitignore").write_text("data/\n")
-        git(repo, "init", "-q", "-b", "main")
-        commit_all(repo, "example project")
-        return repo
 
-    return make
+@dataclass(frozen=True)
+class RecordedRun:
+    repo: Path
+    client: Client
+    run_id: str
+    output: str
+
+
+@pytest.fixture(scope="session")
+def example_run(
+    tmp_path_factory: pytest.TempPathFactory, env_cache: Path, wheelhouse: Path
+) -> RecordedRun:
+    """One run of the example project (with uncommitted work: an edit and an untracked file),
+    shared by the tests that read what it recorded and the one that reproduces it."""
+    folder = tmp_path_factory.mktemp("example-run")
+    repo = copy_example(folder / "project")
+    (repo / "NOTES.md").write_text("an untracked file\n")
+    with (repo / "train.py").open("a") as f:
+        f.write("# an uncommitted edit\n")
+    client = Client(str(folder / "tracking"))
+    out = io.StringIO()
+    params = {"seed": "7", "n_estimators": "10"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PIP_NO_INDEX", "1")
+        patch.setenv("PIP_FIND_LINKS", str(wheelhouse))
+        options = RunOptions(str(repo), params=params, cache_dir=env_cache)
+        outcome = run_project(client, options, out, lambda _: None)
+    assert outcome.status == "FINISHED", out.getvalue()
+    return RecordedRun(repo, client, outcome.run_id, out.getvalue())
 
 
 def make_wheel(folder: Path, name: str, version: str) -> Path:

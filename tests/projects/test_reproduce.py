@@ -11,6 +11,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from typer.testing import CliRunner
 
@@ -32,11 +33,9 @@ def _run(store: Client, repo: Path, cache: Path) -> str:
 
 
 def test_the_example_reproduces_and_both_runs_say_so(
-    example_repo: Callable[..., Path], store: Client, env_cache: Path, tmp_path: Path
+    example_run: Any, env_cache: Path, tmp_path: Path, offline_pip: Path
 ) -> None:
-    repo = example_repo()
-    (repo / "train.py").write_text((repo / "train.py").read_text() + "# uncommitted\n")
-    run_id = _run(store, repo, env_cache)
+    store, run_id = example_run.client, example_run.run_id
     uri = store.tracking_uri
     result = CliRunner().invoke(
         app, ["reproduce", run_id, "-t", uri, "--env-cache-dir", str(env_cache)]

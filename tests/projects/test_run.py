@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -32,25 +33,17 @@ def client_download(client: Client, run_id: str, path: str, tmp: Path) -> Path:
     return download_run_artifacts(client, run_id, path, tmp / run_id[:8])
 
 
-def test_the_example_run_records_everything(
-    example_repo: Callable[..., Path], store: Client, env_cache: Path, tmp_path: Path
-) -> None:
-    repo = example_repo()
-    (repo / "NOTES.md").write_text("an untracked file\n")  # uncommitted work goes in the patch
-    with (repo / "train.py").open("a") as f:
-        f.write("# an uncommitted edit\n")
-    out = io.StringIO()
-    options = RunOptions(str(repo), params={"seed": "7", "n_estimators": "20"}, cache_dir=env_cache)
-    outcome = run_project(store, options, out, lambda _: None)
-
-    assert (outcome.status, outcome.exit_code) == ("FINISHED", 0)
-    assert "accuracy" in out.getvalue()  # output streamed to the terminal ...
-    run = store.get_run(outcome.run_id)
-    saved = _artifact_text(store, outcome.run_id, "shipyard/output.log", tmp_path)
-    assert saved == out.getvalue()  # ... and saved on the run
+def test_the_example_run_records_everything(example_run: Any, tmp_path: Path) -> None:
+    repo, store, run_id = example_run.repo, example_run.client, example_run.run_id
+    out = example_run.output
+    assert "accuracy" in out  # output streamed to the terminal ...
+    run = store.get_run(run_id)
+    assert run.info.status == "FINISHED"
+    saved = _artifact_text(store, run_id, "shipyard/output.log", tmp_path)
+    assert saved == out  # ... and saved on the run
     params = run.data.params
     assert params == {
-        "data": "data/wine.csv", "max_depth": "5", "n_estimators": "20",
+        "data": "data/wine.csv", "max_depth": "5", "n_estimators": "10",
         "seed": "7", "test_size": "0.25",
     }  # fmt: skip
     tags = run.data.tags
@@ -62,16 +55,16 @@ def test_the_example_run_records_everything(
     assert tags["shipyard.exit_code"] == "0"
     assert {m.key for m in run.data.metrics} == {"accuracy", "f1_macro", "log_loss"}
 
-    patch = _artifact_text(store, outcome.run_id, "shipyard/git.patch", tmp_path)
+    patch = _artifact_text(store, run_id, "shipyard/git.patch", tmp_path)
     assert "+# an uncommitted edit" in patch and "+an untracked file" in patch
     assert "wine.csv" not in patch  # data is checked by digest, not copied into the patch
-    project_file = _artifact_text(store, outcome.run_id, "shipyard/shipyard.yaml", tmp_path)
+    project_file = _artifact_text(store, run_id, "shipyard/shipyard.yaml", tmp_path)
     assert project_file == (repo / "shipyard.yaml").read_text()
-    lock = _artifact_text(store, outcome.run_id, "shipyard/environment/lock.txt", tmp_path)
+    lock = _artifact_text(store, run_id, "shipyard/environment/lock.txt", tmp_path)
     import sklearn
 
     assert f"scikit-learn=={sklearn.__version__}" in lock.splitlines()
-    recorded = json.loads(_artifact_text(store, outcome.run_id, "shipyard/project.json", tmp_path))
+    recorded = json.loads(_artifact_text(store, run_id, "shipyard/project.json", tmp_path))
     wine = (repo / "data" / "wine.csv").read_bytes()
     assert recorded["data"] == [{
         "path": "data/wine.csv", "sha256": hashlib.sha256(wine).hexdigest(), "size": len(wine),
@@ -82,7 +75,7 @@ def test_the_example_run_records_everything(
         "scikit-learn>=1.4", "pandas>=2.1", "shipyard-ml",
     ]  # fmt: skip
     assert [d.dataset.name for d in run.inputs] == ["data/wine.csv"]
-    model = client_download(store, outcome.run_id, "model", tmp_path)
+    model = client_download(store, run_id, "model", tmp_path)
     assert (model / "MLmodel").is_file() and (model / "model.skops").is_file()
 
 
@@ -193,8 +186,8 @@ def test_ctrl_c_ends_the_run_killed(tmp_path: Path) -> None:
     else:
         raise AssertionError(f"the command ended early: {proc.communicate()}")
     proc.send_signal(signal.SIGINT)
-    rest = proc.communicate(timeout=60)[0]
+    rest, errors = proc.communicate(timeout=60)
     assert proc.returncode == 130, rest
-    assert "KILLED (exit code 130)" in rest, rest
+    assert "KILLED (exit code 130)" in rest, (rest, errors)
     run_id = next(ln for ln in rest.splitlines() if ln.startswith("run id: ")).split()[-1]
     assert Client(uri).get_run(run_id).info.status == "KILLED"

@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from shipyard.client import Client
 from shipyard.client._artifacts import log_run_artifact, log_run_text
@@ -287,36 +287,52 @@ def _sigterm_as_interrupt() -> Iterator[None]:
 def _stream(
     cmd: list[str], cwd: Path, env: dict[str, str], out: Output, log: Path
 ) -> tuple[int, bool]:
-    """Run ``cmd``, copying its output live to ``out`` and into ``log``: (exit code, killed)."""
+    """Run ``cmd``, copying its output live to ``out`` and into ``log``: (exit code, killed).
+
+    Ctrl-C (or SIGTERM) at any moment is passed on to the command, which is then waited for; if
+    this process itself fails, the command is stopped rather than left running.
+    """
     proc = subprocess.Popen(
         cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL, start_new_session=True,
     )  # fmt: skip
     assert proc.stdout is not None
-    killed = False
-    with log.open("wb") as saved, _sigterm_as_interrupt():
-        while True:
-            try:
-                chunk = os.read(proc.stdout.fileno(), 65536)
-            except KeyboardInterrupt:
-                killed = True
-                _interrupt(proc)
-                continue
-            if not chunk:
-                break
-            saved.write(chunk)
-            out.write(chunk.decode(errors="replace"))
-            out.flush()
-        try:
-            code = proc.wait()
-        except KeyboardInterrupt:
-            killed = True
+    try:
+        with log.open("wb") as saved, _sigterm_as_interrupt():
+            killed = _copy(proc, proc.stdout.fileno(), saved, out)
+            code, interrupted = _wait(proc)
+    finally:
+        if proc.poll() is None:
             _interrupt(proc)
-            code = proc.wait()
-    proc.stdout.close()
+        proc.stdout.close()
+    killed = killed or interrupted
     if code < 0 and -code in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
         killed = True
     return (128 - code if code < 0 else code), killed
+
+
+def _copy(proc: subprocess.Popen[bytes], fd: int, saved: BinaryIO, out: Output) -> bool:
+    """Copy until the command closes its output; True if it was interrupted meanwhile."""
+    killed = False
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return killed
+            saved.write(chunk)
+            out.write(chunk.decode(errors="replace"))
+            out.flush()
+        except KeyboardInterrupt:
+            killed = True
+            _interrupt(proc)
+
+
+def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, bool]:
+    try:
+        return proc.wait(), False
+    except KeyboardInterrupt:
+        _interrupt(proc)
+        return proc.wait(), True
 
 
 def _interrupt(proc: subprocess.Popen[bytes]) -> None:
