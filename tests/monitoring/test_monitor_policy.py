@@ -284,3 +284,14 @@ def test_policy_file_paths_are_relative_to_the_file(tmp_path: Path) -> None:
     (tmp_path / "bad.yaml").write_text("model: [unclosed\n")
     with pytest.raises(InvalidParameter, match="not valid YAML"):
         load_policy(tmp_path / "bad.yaml")
+
+
+def test_an_alert_removed_from_the_policy_closes_its_incident(
+    falling_f1: Monitor, tmp_path: Path, log_root: Path
+) -> None:
+    alert = {"name": "f1-drop", "metric": "f1", "below": 0.8}
+    policy = _policy(tmp_path, log_root, alias=None, alerts=[alert], actions={})
+    opened = run_once(policy, falling_f1, ActionContext(None))["opened"]
+    assert len(opened) == 1
+    edited = _policy(tmp_path, log_root, alias=None, alerts=[], actions={})
+    assert run_once(edited, falling_f1, ActionContext(None))["closed"] == opened

@@ -110,8 +110,11 @@ def run_once(policy: MonitorPolicy, monitor: Monitor, context: ActionContext) ->
                      "latest": evidence[-1] if evidence else None}
                 )  # fmt: skip
                 _track(policy, book, alert, version, firing, evidence, now, context, summary)
+        names = {alert.name for alert in policy.alerts}
         for incident in book.open_incidents():
-            if incident["version"] not in versions:
+            if incident["alert"] not in names:
+                _close(incident, now, "the alert is no longer in the policy", summary)
+            elif incident["version"] not in versions:
                 _close(incident, now, "the version is no longer watched", summary)
     return summary
 

@@ -144,22 +144,6 @@ class NumericSketch:
             return None
         return float(np.sqrt(max(self.total_sq / n - (self.total / n) ** 2, 0.0)))
 
-    def quantile(self, q: float) -> float | None:
-        """A quantile, interpolated inside its bin (error at most one fine bin)."""
-        n = self.count
-        if not n:
-            return None
-        cum = np.cumsum(self.counts)
-        i = int(np.searchsorted(cum, q * n, "left"))
-        i = min(i, self.grid.size - 1)
-        left = self.grid.edges[i - 1] if i > 0 else self.low
-        right = self.grid.edges[i] if i < len(self.grid.edges) else self.high
-        before = cum[i - 1] if i > 0 else 0
-        inside = self.counts[i]
-        frac = (q * n - before) / inside if inside else 0.0
-        value = float(left + (right - left) * min(max(frac, 0.0), 1.0))
-        return min(max(value, self.low), self.high)
-
     def to_dict(self) -> dict[str, Any]:
         nz = np.flatnonzero(self.counts)
         return {
