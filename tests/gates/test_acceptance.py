@@ -174,3 +174,14 @@ def test_a_size_bound_names_both_numbers(
     size = report.checks[0].measured["bytes"]
     assert report.checks[0].message.startswith(f"size: FAILED: package size = {size} bytes")
     assert "above the maximum 1000 bytes" in report.checks[0].message
+
+
+def test_latency_stops_timing_when_its_budget_is_spent(
+    bundle: Bundle, eval_data: pd.DataFrame, tmp_path: Path
+) -> None:
+    policy = _policy(
+        tmp_path, "  - {type: latency, single_p99_ms: 5000, repeats: 500, max_seconds: 0.001}\n"
+    )
+    check = gates.run(bundle.models["logistic"], policy, eval_data).checks[0]
+    assert (check.measured["single_calls"], check.measured["batch_calls"]) == (20, 3)
+    assert check.passed and 0 < check.measured["single_p50_ms"] <= check.measured["single_p99_ms"]

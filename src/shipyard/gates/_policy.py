@@ -195,6 +195,9 @@ class LatencyCheck(_Check):
     repeats: int = Field(default=200, ge=5)
     batch_repeats: int = Field(default=20, ge=3)
     warmup: int = Field(default=5, ge=0)
+    max_seconds: float = Field(default=10.0, gt=0)
+    """Time budget: timing stops early (after at least 20 single-row and 3 batch calls) once
+    spent, so a slow model fails its bound without holding the gate for minutes."""
 
     @model_validator(mode="after")
     def _bounded(self) -> LatencyCheck:

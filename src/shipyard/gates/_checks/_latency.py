@@ -19,15 +19,19 @@ __all__ = ["run_latency"]
 
 
 def _timings(
-    model: PyFuncModel, rows: pd.DataFrame, repeats: int, warmup: int
+    model: PyFuncModel, rows: pd.DataFrame, repeats: int, warmup: int, budget: float, least: int
 ) -> np.ndarray[Any, Any]:
+    """Milliseconds per call; stops after ``least`` calls once ``budget`` seconds are spent."""
     for _ in range(warmup):
         model.predict(rows)
     spent = np.empty(repeats)
+    deadline = time.perf_counter() + budget
     for i in range(repeats):
         start = time.perf_counter()
         model.predict(rows)
         spent[i] = (time.perf_counter() - start) * 1000.0
+        if i + 1 >= least and start > deadline:
+            return spent[: i + 1]
     return spent
 
 
@@ -38,8 +42,9 @@ def run_latency(check: LatencyCheck, ctx: GateContext) -> CheckResult:
     batch = features.iloc[np.arange(check.batch_rows) % len(features)]
     model = ctx.candidate.model
     try:
-        single = _timings(model, features.iloc[:1], check.repeats, check.warmup)
-        batched = _timings(model, batch, check.batch_repeats, min(check.warmup, 2))
+        half = check.max_seconds / 2
+        single = _timings(model, features.iloc[:1], check.repeats, check.warmup, half, 20)
+        batched = _timings(model, batch, check.batch_repeats, min(check.warmup, 2), half, 3)
     except Exception as exc:
         raise PredictionFailed("candidate", exc) from exc
     measured = {
@@ -48,6 +53,8 @@ def run_latency(check: LatencyCheck, ctx: GateContext) -> CheckResult:
         "batch_p50_ms": float(np.percentile(batched, 50)),
         "batch_p99_ms": float(np.percentile(batched, 99)),
         "batch_rows": check.batch_rows,
+        "single_calls": len(single),
+        "batch_calls": len(batched),
     }
     bounds: dict[str, Any] = {}
     failures: list[str] = []
