@@ -44,6 +44,9 @@ def serve(
         0, help="Merge up to N concurrent one-row requests into one predict (0: off)."
     ),
     micro_batch_wait_ms: float = typer.Option(2.0, help="Longest wait to fill a micro-batch."),
+    model_threads: int = typer.Option(
+        1, help="OpenMP/BLAS threads per worker (0: one per core); 1 is fastest for small requests."
+    ),
 ) -> None:
     """Serve a model over REST: MLflow's /invocations, Open Inference Protocol v2, /metrics."""
     from shipyard.serving import ServingConfig, run_scoring_server
@@ -58,6 +61,7 @@ def serve(
         max_body_bytes=int(max_body_mb * 1024 * 1024),
         micro_batch_max_size=micro_batch,
         micro_batch_max_wait_ms=micro_batch_wait_ms,
+        model_threads=model_threads,
         log_root=inference_log,
         log_inputs=log_inputs,
         log_hash_columns=tuple(hash_column),

@@ -95,10 +95,12 @@ class MicroBatcher:
 
 
 def _groups(items: list[_Item]) -> list[list[_Item]]:
-    """Requests that can share a call: same model object and same columns."""
-    groups: dict[tuple[int, tuple[Any, ...]], list[_Item]] = {}
+    """Requests that can share a call: same model object, same columns and dtypes (a request
+    with text where numbers belong then fails in its own group, not in everyone's)."""
+    groups: dict[tuple[int, tuple[Any, ...], tuple[Any, ...]], list[_Item]] = {}
     for item in items:
-        key = (id(item.served), tuple(item.frame.columns))
+        frame = item.frame
+        key = (id(item.served), tuple(frame.columns), tuple(frame.dtypes.tolist()))
         groups.setdefault(key, []).append(item)
     return list(groups.values())
 

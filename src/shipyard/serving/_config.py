@@ -17,6 +17,10 @@ class ServingConfig:
     webhook_secret: str | None = None  # HMAC key of registry webhooks; None disables them
     max_body_bytes: int = 64 * 1024 * 1024
     inline_rows: int = 256  # requests up to this many rows predict on the event loop
+    # OpenMP/BLAS threads per worker; 1 keeps small requests fast (a pool of threads that sleep
+    # between requests must be woken for each; on a busy machine that costs milliseconds).
+    # 0 leaves the libraries' defaults (one thread per core).
+    model_threads: int = 1
     micro_batch_max_size: int = 0  # 0: micro-batching off
     micro_batch_max_wait_ms: float = 2.0
     log_root: str | None = None  # inference log folder or s3:// URI; None: no log

@@ -43,6 +43,14 @@ def default_loader(config: ServingConfig) -> Loader:
     return load
 
 
+def limit_threads(threads: int) -> None:
+    """Cap the OpenMP/BLAS pools of every library loaded so far (a new model may load more)."""
+    if threads > 0:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(threads)
+
+
 def build_state(
     config: ServingConfig,
     resolver: Resolver | None = None,
@@ -60,6 +68,8 @@ def build_state(
     else:
         served = load_served(ref.name, ref.version or "", ref.uri, loader)
     holder = ModelHolder(served)
+    limit_threads(config.model_threads)
+    holder.on_swap.append(lambda old, new: limit_threads(config.model_threads))
     metrics = ServingMetrics()
     metrics.serving(served.name, served.version)
     holder.on_swap.append(
