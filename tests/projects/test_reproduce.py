@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import pytest
 from typer.testing import CliRunner
 
 from shipyard import Client
@@ -32,6 +33,7 @@ def _run(store: Client, repo: Path, cache: Path) -> str:
     return outcome.run_id
 
 
+@pytest.mark.slow
 def test_the_example_reproduces_and_both_runs_say_so(
     example_run: Any, env_cache: Path, tmp_path: Path, offline_pip: Path
 ) -> None:
@@ -62,6 +64,7 @@ def test_the_example_reproduces_and_both_runs_say_so(
     assert all(r["ok"] for r in rows)
 
 
+@pytest.mark.slow
 def test_changed_data_is_refused_naming_the_file(
     example_repo: Callable[..., Path], store: Client, env_cache: Path
 ) -> None:
@@ -80,6 +83,7 @@ def test_changed_data_is_refused_naming_the_file(
     assert "data/wine.csv changed" in reason
 
 
+@pytest.mark.slow
 def test_non_deterministic_training_code_fails_naming_the_model(
     example_repo: Callable[..., Path],
     store: Client,
@@ -104,6 +108,7 @@ def test_non_deterministic_training_code_fails_naming_the_model(
     assert store.get_run(run_id).data.tags["shipyard.reproduce.last_result"] == "failed"
 
 
+@pytest.mark.slow
 def test_a_different_dependency_version_fails_naming_it(
     example_repo: Callable[..., Path], tmp_path: Path, publish: Callable[[str, str], Path]
 ) -> None:

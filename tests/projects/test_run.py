@@ -33,6 +33,7 @@ def client_download(client: Client, run_id: str, path: str, tmp: Path) -> Path:
     return download_run_artifacts(client, run_id, path, tmp / run_id[:8])
 
 
+@pytest.mark.slow
 def test_the_example_run_records_everything(example_run: Any, tmp_path: Path) -> None:
     repo, store, run_id = example_run.repo, example_run.client, example_run.run_id
     out = example_run.output
@@ -167,6 +168,7 @@ def test_docker_env_writes_the_command_and_says_when_docker_is_missing(
     assert store.get_run(outcome.run_id).data.tags["shipyard.docker"] == "unavailable"
 
 
+@pytest.mark.slow
 def test_ctrl_c_ends_the_run_killed(tmp_path: Path) -> None:
     command = (
         "python -c 'import shipyard, time; shipyard.start_run(); "
