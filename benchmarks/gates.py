@@ -50,7 +50,7 @@ checks:
   - {{type: stability, max_changed: 0.5, rows: {rows}}}
   - {{type: schema}}
   - {{type: robustness}}
-  - {{type: latency, single_p99_ms: 1000, batch_p99_ms: 5000, batch_rows: 1000}}
+  - {{type: latency, single_p99_ms: 5000, batch_p99_ms: 10000, batch_rows: 1000}}
   - {{type: size, max_bytes: 500MB}}
   - {{type: vulnerabilities, database: {osv}, fail_at: critical}}
 """
