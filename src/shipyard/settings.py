@@ -124,6 +124,10 @@ class Settings:
     env_cache_dir: str = str(Path.home() / ".cache" / "shipyard" / "envs")
     # Registry webhooks may target loopback/private addresses only when this is on.
     webhooks_allow_private: bool = False
+    # The inference log (folder or s3:// URI) the server's monitoring routes read; None: no routes.
+    inference_log: str | None = None
+    # Where monitoring keeps labels, hourly profiles and incidents.
+    monitoring_dir: str = str(DEFAULT_DATA_DIR / "monitoring")
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -136,6 +140,8 @@ class Settings:
             "SHIPYARD_MAX_TAG_VALUE_LENGTH": str(self.limits.max_tag_value_length),
             "SHIPYARD_ARTIFACT_FSYNC": "true" if self.artifact_fsync else "false",
             "SHIPYARD_WEBHOOKS_ALLOW_PRIVATE": "true" if self.webhooks_allow_private else "false",
+            "SHIPYARD_INFERENCE_LOG": self.inference_log or "",
+            "SHIPYARD_MONITORING_DIR": self.monitoring_dir,
             **self.s3.to_env(),
         }
 
@@ -165,4 +171,6 @@ class Settings:
             run_id=env.get("SHIPYARD_RUN_ID") or env.get("MLFLOW_RUN_ID") or None,
             env_cache_dir=env.get("SHIPYARD_ENV_CACHE_DIR") or _cache_dir(env),
             webhooks_allow_private=_flag(env.get("SHIPYARD_WEBHOOKS_ALLOW_PRIVATE"), False),
+            inference_log=env.get("SHIPYARD_INFERENCE_LOG") or None,
+            monitoring_dir=env.get("SHIPYARD_MONITORING_DIR", base.monitoring_dir),
         )

@@ -30,11 +30,24 @@ def server(
     host: str = typer.Option("127.0.0.1", "--host", "-h"),
     port: int = typer.Option(5000, "--port", "-p"),
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
+    inference_log: str | None = typer.Option(
+        None, help="Inference log (folder or s3://) to serve monitoring reports and labels from."
+    ),
+    monitoring_dir: str | None = typer.Option(
+        None, help="Where monitoring keeps labels, profiles and incidents."
+    ),
 ) -> None:
-    """Run the tracking server (MLflow REST API 2.0)."""
+    """Run the tracking server (MLflow REST API 2.0, the registry, gates and monitoring)."""
+    from dataclasses import replace
+
     from shipyard.server._run import run_server
 
     settings = Settings.from_env()
+    settings = replace(
+        settings,
+        inference_log=inference_log or settings.inference_log,
+        monitoring_dir=monitoring_dir or settings.monitoring_dir,
+    )
     run_server(
         settings,
         host=host,

@@ -29,6 +29,7 @@ from shipyard.server import (
 )
 from shipyard.server._artifact_proxy import create_router, disabled_router
 from shipyard.server._errors import install_error_handlers
+from shipyard.server._monitoring import monitoring_router
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
 from shipyard.tracking import TrackingService
@@ -110,6 +111,15 @@ def create_app(
         tracking_routers = (*tracking_routers, _registry.router)
         app.include_router(_governance.router)
         app.include_router(_gates.router)
+        if settings.inference_log:
+            app.include_router(
+                monitoring_router(
+                    settings.inference_log,
+                    settings.monitoring_dir,
+                    tracking_uri=settings.backend_store_uri,
+                    s3=settings.s3,
+                )
+            )
     for prefix in API_PREFIXES:
         for router in tracking_routers:
             app.include_router(router, prefix=prefix, include_in_schema=prefix == API_PREFIXES[0])
