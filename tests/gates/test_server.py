@@ -1,5 +1,5 @@
-"""``POST /api/2.0/shipyard/gates/run`` on a real server (uvicorn in a thread, the router mounted
-next to the app's own, as ``server/app.py`` would)."""
+"""``POST /api/2.0/shipyard/gates/run`` on a real server (``create_app`` served by uvicorn in a
+thread, in this process: the gate calls back into the same server)."""
 
 from __future__ import annotations
 
