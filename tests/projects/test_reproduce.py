@@ -19,6 +19,7 @@ from typer.testing import CliRunner
 from shipyard import Client
 from shipyard.cli import app
 from shipyard.client._artifacts import download_run_artifacts
+from shipyard.errors import InvalidParameter
 from shipyard.projects import RunOptions, reproduce, run_project
 from shipyard.projects._env import build_virtualenv
 
@@ -134,3 +135,64 @@ def test_a_different_dependency_version_fails_naming_it(
     assert again.returncode == 1, again.stdout + again.stderr
     assert "dependency version differs: tinydep 1.0 -> 2.0" in again.stdout
     assert Client(uri).get_run(run_id).data.tags["shipyard.reproduce.last_result"] == "failed"
+
+
+def _tiny(folder: Path, command: str, env: str = "") -> Path:
+    folder.mkdir(parents=True)
+    (folder / "shipyard.yaml").write_text(
+        f"name: tiny\n{env}entry_points:\n  main:\n    command: {command}\n"
+    )
+    return folder
+
+
+def test_a_project_run_from_a_git_url_reproduces_from_that_url(
+    tmp_path: Path, store: Client, commit: Callable[..., str]
+) -> None:
+    repo = tmp_path / "repo"
+    _tiny(repo / "sub", "python -c 'import shipyard; shipyard.log_metric(\"m\", 1.5)'")
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    commit(repo, "tiny")
+    outcome = run_project(store, RunOptions(f"file://{repo}#sub"), io.StringIO(), print)
+    report = reproduce(store, outcome.run_id, out=io.StringIO(), log=print)
+    assert report.passed, report.causes
+    assert [(r.kind, r.name, r.reproduced) for r in report.rows if r.kind == "metric"] == [
+        ("metric", "m", "1.5")
+    ]
+    recorded = download_run_artifacts(store, report.run_id, "shipyard/project.json", tmp_path)
+    assert json.loads(recorded.read_text())["source"]["repo"] == f"file://{repo}"
+
+
+def test_a_recorded_version_that_cannot_be_installed_is_named(
+    tmp_path: Path,
+    store: Client,
+    commit: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+    publish: Callable[[str, str], Path],
+) -> None:
+    """Reproducing on a machine without the cached environment, after tinydep 1.0 left the
+    index (yanked): the rebuild from the lock fails and says which pin."""
+    index = tmp_path / "index"
+    index.mkdir()
+    wheel = publish("tinydep", "1.0").rename(index / "tinydep-1.0-py3-none-any.whl")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(index))
+    env = "python_env:\n  system_site_packages: true\n  dependencies: [tinydep==1.0]\n"
+    repo = _tiny(tmp_path / "repo", "python -c 'import tinydep; print(tinydep.__version__)'", env)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    commit(repo, "tiny")
+    out = io.StringIO()
+    outcome = run_project(store, RunOptions(str(repo), cache_dir=tmp_path / "a"), out, print)
+    assert out.getvalue() == "1.0\n"
+
+    wheel.unlink()
+    report = reproduce(store, outcome.run_id, cache_dir=tmp_path / "b", out=out, log=print)
+    assert not report.passed and report.outcome is None
+    assert report.causes[0].startswith("the recorded environment could not be rebuilt")
+    assert "tinydep==1.0" in report.causes[0]
+
+
+def test_a_run_outside_git_cannot_be_reproduced(tmp_path: Path, store: Client) -> None:
+    outcome = run_project(store, RunOptions(str(_tiny(tmp_path / "p", "echo hi"))), io.StringIO())
+    with pytest.raises(InvalidParameter, match="not in a git repository"):
+        reproduce(store, outcome.run_id, out=io.StringIO(), log=print)
+    run = store.search_runs(["0"], order_by=["attributes.start_time DESC"]).items
+    assert len(run) == 1  # no reproduction run was started

@@ -12,6 +12,7 @@ from shipyard.errors import InvalidParameter
 
 __all__ = ["GitSource", "checkout", "clone", "describe_source", "is_git_url", "split_git_url"]
 
+MAX_UNTRACKED_BYTES = 10 * 1024 * 1024
 _URL = re.compile(r"^(https?|ssh|git|file)://|^git@[^:]+:|^git\+")
 
 
@@ -52,44 +53,56 @@ class GitSource:
     remote: str | None
     patch: bytes  # tracked changes and untracked files, as `git apply` takes them
     tracked: frozenset[str]  # paths (relative to root) git tracks, to tell data apart
+    left_out: tuple[str, ...] = ()  # untracked files too large for the patch
 
     @property
     def dirty(self) -> bool:
         return bool(self.patch)
 
 
-def _untracked_patch(root: Path, skip: set[str]) -> bytes:
-    listed = _git(["ls-files", "--others", "--exclude-standard", "-z"], root).split(b"\0")
-    parts = []
-    for raw in listed:
+def _excluded(name: str, skip: list[str]) -> bool:
+    return any(name == s or name.startswith(s.rstrip("/") + "/") for s in skip)
+
+
+def _untracked_patch(root: Path, subdir: str, skip: list[str]) -> tuple[bytes, list[str]]:
+    """Untracked files below the project folder as a patch; (patch, files left out for size)."""
+    args = ["ls-files", "--others", "--exclude-standard", "-z", "--", subdir or "."]
+    parts, too_big = [], []
+    for raw in _git(args, root).split(b"\0"):
         name = raw.decode()
-        if name and name not in skip:
-            args = ["diff", "--binary", "--no-index", "--", "/dev/null", name]
-            parts.append(_git(args, root, ok=(0, 1)))
-    return b"".join(parts)
+        if not name or _excluded(name, skip):
+            continue
+        if (root / name).stat().st_size > MAX_UNTRACKED_BYTES:
+            too_big.append(name)
+            continue
+        diff = ["diff", "--binary", "--no-index", "--", "/dev/null", name]
+        parts.append(_git(diff, root, ok=(0, 1)))
+    return b"".join(parts), too_big
 
 
-def describe_source(folder: Path, data_paths: list[Path]) -> GitSource | None:
+def describe_source(folder: Path, exclude: list[Path]) -> GitSource | None:
     """The git state of ``folder``, or None outside a repository (or without git).
 
-    Untracked files join the patch (a clean checkout would lack them), except declared data
-    files: those are checked by digest rather than copied into a patch.
+    Untracked files below the project folder join the patch (a clean checkout would lack them),
+    except ``exclude`` (declared data, checked by digest instead; a local tracking folder) and
+    files over ``MAX_UNTRACKED_BYTES`` (listed in ``left_out``).
     """
     try:
         root = Path(_text(["rev-parse", "--show-toplevel"], folder)).resolve()
         commit = _text(["rev-parse", "HEAD"], folder)
     except InvalidParameter:
         return None
-    absolute = [p.absolute() for p in data_paths]
-    skip = {str(p.relative_to(root)) for p in absolute if p.is_relative_to(root)}
-    patch = _git(["diff", "HEAD", "--binary"], root) + _untracked_patch(root, skip)
+    absolute = [p.absolute() for p in exclude]
+    skip = [p.relative_to(root).as_posix() for p in absolute if p.is_relative_to(root)]
+    subdir = folder.resolve().relative_to(root).as_posix().removeprefix(".")
+    untracked, left_out = _untracked_patch(root, subdir, skip)
+    patch = _git(["diff", "HEAD", "--binary"], root) + untracked
     try:
         remote: str | None = _text(["config", "--get", "remote.origin.url"], root) or None
     except InvalidParameter:
         remote = None
     tracked = frozenset(_git(["ls-files", "-z"], root).decode().split("\0")) - {""}
-    subdir = str(folder.resolve().relative_to(root)).removeprefix(".")
-    return GitSource(root, commit, subdir, remote, patch, tracked)
+    return GitSource(root, commit, subdir, remote, patch, tracked, tuple(left_out))
 
 
 def clone(url: str, dest: Path, version: str | None = None) -> Path:

@@ -127,7 +127,9 @@ def _manager(loaded: LoadedProject, wanted: str | None) -> str:
     return "virtualenv" if project.python_env else "local"
 
 
-def prepare(options: RunOptions, folder: Path | None = None) -> PreparedRun:
+def prepare(
+    options: RunOptions, folder: Path | None = None, tracking_uri: str | None = None
+) -> PreparedRun:
     """Load, resolve and check: every error here comes before anything is built or recorded.
 
     ``folder`` is where a git URL was cloned (the caller owns and removes it).
@@ -143,7 +145,9 @@ def prepare(options: RunOptions, folder: Path | None = None) -> PreparedRun:
     params = resolve_params(entry, options.params, options.entry_point)
     declared = _data_paths(loaded, options.entry_point, params)
     data = digest_data(declared, loaded.folder)
-    source = _git.describe_source(loaded.folder, [Path(d.location) for d in data])
+    store = _local_store(tracking_uri) if tracking_uri else None
+    exclude = [Path(d.location) for d in data] + ([store] if store else [])
+    source = _git.describe_source(loaded.folder, exclude)
     manager = _manager(loaded, options.env_manager)
     return PreparedRun(
         options.uri, loaded, options.entry_point, params, format_command(entry, params), data,
@@ -199,6 +203,7 @@ def record(prepared: PreparedRun, env: BuiltEnv | None) -> dict[str, Any]:
         source = {
             "kind": "git", "repo": repo, "remote": src.remote, "commit": src.commit,
             "subdir": src.subdir, "dirty": src.dirty, "version": prepared.version,
+            "left_out": list(src.left_out),
         }  # fmt: skip
     project_file = prepared.loaded.file
     return {
@@ -463,7 +468,10 @@ def run_project(
             url, _ = _git.split_git_url(options.uri)
             log(f"cloning {url}")
             clone_dir = _git.clone(url, Path(scratch) / "project", options.version)
-        prepared = prepare(options, clone_dir)
+        prepared = prepare(options, clone_dir, client.tracking_uri)
+        if prepared.source is not None and prepared.source.left_out:
+            left_out = ", ".join(prepared.source.left_out)
+            log(f"untracked files too large for the patch (reproduce will lack them): {left_out}")
         env = build_environment(prepared, cache_dir, log)
         run_id = create_run(client, options, prepared)
         return execute(client, prepared, env, run_id, out, log)
