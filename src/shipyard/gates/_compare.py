@@ -20,7 +20,7 @@ from shipyard.gates._html import render_page, render_table
 from shipyard.gates._policy import Policy
 from shipyard.gates._registry import Registry
 from shipyard.gates._result import CheckResult, GateReport
-from shipyard.gates._runner import Gate, _data, _policy
+from shipyard.gates._runner import Gate, resolve_data, resolve_policy
 from shipyard.settings import Settings
 
 __all__ = ["Scorecard", "compare", "headline"]
@@ -90,8 +90,8 @@ def compare(
     settings: Settings | None = None,
 ) -> Scorecard:
     """Every candidate through ``policy`` (against the same baseline), ranked."""
-    rules, policy_name = _policy(policy)
-    frame, data_name = _data(data, rules)
+    rules, policy_name = resolve_policy(policy)
+    frame, data_name = resolve_data(data, rules)
     settings = settings or Settings.from_env()
     gate = Gate(rules, policy_name, frame, data_name, registry, tracking_uri, trusted, settings)
     reports = [gate.assess(str(uri), baseline)[0] for uri in model_uris]

@@ -29,7 +29,15 @@ from shipyard.gates._result import CheckResult, GateReport
 from shipyard.gates._subject import Subject, load_subject
 from shipyard.settings import Settings
 
-__all__ = ["REPORT_HTML", "REPORT_JSON", "Gate", "run", "write_report"]
+__all__ = [
+    "REPORT_HTML",
+    "REPORT_JSON",
+    "Gate",
+    "resolve_data",
+    "resolve_policy",
+    "run",
+    "write_report",
+]
 
 REPORT_JSON = "report.json"
 REPORT_HTML = "report.html"
@@ -76,8 +84,8 @@ def run(
     """Gate ``model_uri`` with ``policy`` on ``data`` (a DataFrame, a Parquet/CSV path, or the
     policy's ``data``). Returns the report; ``report.passed`` is the decision."""
     settings = settings or Settings.from_env()
-    rules, policy_name = _policy(policy)
-    frame, data_name = _data(data, rules)
+    rules, policy_name = resolve_policy(policy)
+    frame, data_name = resolve_data(data, rules)
     if promote and parse_registry_uri(str(model_uri)) is None:
         raise InvalidParameter(
             f"--promote moves a registry alias; {str(model_uri)!r} is not a registered version "
@@ -154,13 +162,13 @@ class Gate:
         return report, run_id
 
 
-def _policy(policy: Policy | str | Path) -> tuple[Policy, str]:
+def resolve_policy(policy: Policy | str | Path) -> tuple[Policy, str]:
     if isinstance(policy, Policy):
         return policy, "(in memory)"
     return load_policy(policy), str(policy)
 
 
-def _data(
+def resolve_data(
     data: pd.DataFrame | str | Path | None, policy: Policy
 ) -> tuple[pd.DataFrame, str | None]:
     if isinstance(data, pd.DataFrame):
