@@ -82,6 +82,14 @@ def test_promotion_follows_the_decision_and_is_audited(
     moves = [e for e in client.audit_events(name) if e.action.startswith("alias.")]
     assert [e.version for e in moves] == [first, better]
 
+    tags = {v: client.get_model_version(name, v).tags for v in (first, better, noisy)}
+    assert [tags[v]["gate.production"] for v in (first, better, noisy)] == [
+        "passed",
+        "passed",
+        "failed",
+    ]
+    assert tags[better]["gate.production.report"] == decisions[1].details["artifacts"][1]
+
     folder = decisions[1].details["artifacts"][0].split("/", 2)[2].rsplit("/", 1)[0]
     logged = {f.path for f in list_run_artifacts(client, better_run, folder)}
     assert logged == {f"{folder}/report.json", f"{folder}/report.html"}

@@ -243,12 +243,28 @@ def _record(
             report.notes.append(f"the report could not be logged to run {run_id}: {exc}")
     elif not run_id:
         report.notes.append("the version has no source run: the report was not logged as artifacts")
+    _tag_version(report, registry, name, version)
     details = {**report.summary(), "artifacts": report.artifacts, "notes": report.notes}
     details["promote_requested"] = promote
     verdict = "passed" if report.passed else f"failed {len(report.failures)} check(s)"
     registry.record_registry_event(
         name, GATE_EVENT, details, reason=report.reason or f"gate {verdict}", version=version
     )
+
+
+def _tag_version(report: GateReport, registry: Registry, name: str, version: str) -> None:
+    """``gate.<alias>`` = passed|failed (and where the report is) on the version itself, so the
+    decision shows wherever versions are listed; skipped if the registry cannot tag."""
+    tag = getattr(registry, "set_model_version_tag", None)
+    if not callable(tag):
+        return
+    key = f"gate.{report.promote_to}"
+    try:
+        tag(name, version, key, "passed" if report.passed else "failed")
+        if report.artifacts:
+            tag(name, version, f"{key}.report", report.artifacts[-1])
+    except ShipyardError as exc:
+        report.notes.append(f"the version could not be tagged with the decision: {exc.message}")
 
 
 def _promote(report: GateReport, registry: Registry, name: str, version: str) -> None:
