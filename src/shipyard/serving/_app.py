@@ -64,6 +64,7 @@ def build_app(
                     await part.stop()
             if state.writer is not None:
                 await asyncio.to_thread(state.writer.close)
+            state.executor.shutdown(wait=False)
 
     routes = [
         Route("/invocations", scorer.invocations, methods=["POST"]),
@@ -163,7 +164,8 @@ class _Scorer:
             return await batcher.predict(served, data)
         if _rows(data) <= self.config.inline_rows:
             return served.model.predict(data, params)
-        return await asyncio.to_thread(served.model.predict, data, params)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self.state.executor, served.model.predict, data, params)
 
     async def _body(self, request: Request) -> bytes:
         limit = self.config.max_body_bytes

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +33,10 @@ class _Item:
 
 
 class MicroBatcher:
-    def __init__(self, max_size: int, max_wait: float, observe: Any = None) -> None:
+    def __init__(
+        self, max_size: int, max_wait: float, observe: Any = None, executor: Executor | None = None
+    ) -> None:
+        self._executor = executor
         self.max_size = max_size
         self.max_wait = max_wait
         self._observe = observe  # callable(batch size) for metrics
@@ -79,7 +83,8 @@ class MicroBatcher:
         served = group[0].served
         try:
             merged = _merge([item.frame for item in group])
-            result = await asyncio.to_thread(served.model.predict, merged)
+            loop = asyncio.get_running_loop()
+            result = await loop.run_in_executor(self._executor, served.model.predict, merged)
             parts = _split(result, [len(item.frame) for item in group])
         except Exception:
             if len(group) == 1:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import os
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from shipyard.inference_log import InferenceLogWriter
@@ -32,6 +34,7 @@ class ServingState:
     follower: AliasFollower | None
     writer: InferenceLogWriter | None
     batcher: MicroBatcher | None
+    executor: ThreadPoolExecutor  # large requests and micro-batches predict here
 
 
 def default_loader(config: ServingConfig) -> Loader:
@@ -107,11 +110,19 @@ def build_state(
             "Rows written to the log.",
             lambda: log.written,
         )
+    # OpenMP thread limits are per calling thread: each executor thread sets its own
+    executor = ThreadPoolExecutor(
+        max(1, os.cpu_count() or 1),
+        "predict",
+        initializer=limit_threads,
+        initargs=(config.model_threads,),
+    )
     batcher = None
     if config.micro_batch_max_size > 1:
         batcher = MicroBatcher(
             config.micro_batch_max_size,
             config.micro_batch_max_wait_ms / 1000,
             metrics.micro_batch.observe,
+            executor,
         )
-    return ServingState(config, holder, metrics, follower, writer, batcher)
+    return ServingState(config, holder, metrics, follower, writer, batcher, executor)
