@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from shipyard.errors import MissingDependency
 from shipyard.projects import EnvBuildFailed, diff_locks
 from shipyard.projects._env import build_virtualenv, requirement_lines
 from shipyard.projects._spec import PythonEnv
@@ -61,3 +63,16 @@ def test_lock_differences_are_named() -> None:
         "scikit-learn 1.5.0 -> 1.6.0",
     ]
     assert diff_locks(recorded, recorded) == []
+
+
+def test_a_python_version_that_is_not_there_is_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real_which = shutil.which
+    monkeypatch.setattr(
+        shutil, "which", lambda name: None if "uv" in name or "3.99" in name else real_which(name)
+    )
+    with pytest.raises(
+        MissingDependency, match=r"asks for Python 3\.99, .* no python3\.99 is on PATH"
+    ):
+        build_virtualenv([], tmp_path, "3.99", False, print)

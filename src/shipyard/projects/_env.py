@@ -176,11 +176,13 @@ def _parent_site_packages() -> list[str]:
 
 def _spec(lines: list[str], python: str | None, system_site: bool) -> dict[str, Any]:
     current = f"{sys.version_info.major}.{sys.version_info.minor}"
+    same = not python or python == current or python.startswith(current + ".")
     return {
         "python": python or current,
         "requirements": lines,
         "system_site_packages": system_site,
-        "parent": _parent_site_packages() if system_site else [],
+        # another Python version cannot import this one's compiled packages: base packages only
+        "parent": _parent_site_packages() if system_site and same else [],
     }
 
 
