@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shipyard.errors import InvalidParameter
 from shipyard.gates import cvss3_score, find_vulnerabilities, load_advisories, parse_pins
+from shipyard.gates._osv import Advisory
 
 
 def _advisory(id_: str, name: str, events: list[dict[str, str]], **extra: Any) -> dict[str, Any]:
@@ -118,3 +121,28 @@ def test_pins_skip_options_and_mark_unpinned_lines() -> None:
 def test_a_missing_database_says_where_to_get_one(tmp_path: Path) -> None:
     with pytest.raises(InvalidParameter, match=r"PyPI/all\.zip"):
         load_advisories(tmp_path / "missing", ["numpy"])
+
+
+@given(
+    points=st.lists(st.integers(0, 60), min_size=1, max_size=8, unique=True),
+    probe=st.integers(0, 61),
+    open_end=st.booleans(),
+)
+def test_ranges_agree_with_plain_intervals(points: list[int], probe: int, open_end: bool) -> None:
+    """Alternating introduced/fixed events (in any order in the file) mean half-open intervals."""
+    edges = sorted(points)
+    if not open_end and len(edges) % 2:
+        edges = edges[:-1] or [edges[0], edges[0] + 1]
+    kinds = ["introduced", "fixed"] * len(edges)
+    events = [{kind: f"1.{edge}"} for kind, edge in zip(kinds, edges, strict=False)]
+    expected = any(
+        edges[i] <= probe and (i + 1 >= len(edges) or probe < edges[i + 1])
+        for i in range(0, len(edges), 2)
+    )
+    affected = {
+        "package": {"ecosystem": "PyPI", "name": "p"},
+        "ranges": [{"type": "ECOSYSTEM", "events": events[::-1]}],
+    }
+    advisory = Advisory("X", (), "", None, (affected,))
+    found = find_vulnerabilities(parse_pins([f"p==1.{probe}"]), [advisory])
+    assert bool(found) is expected
