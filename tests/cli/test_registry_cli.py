@@ -1,4 +1,4 @@
-"""``shipyard models ...``, ``shipyard audit ...`` and ``shipyard webhooks ...`` on a local store."""
+"""``shipyard models ...``, ``audit ...`` and ``webhooks ...`` on a local store."""
 
 from __future__ import annotations
 
@@ -107,7 +107,8 @@ def test_lineage_prints_run_code_and_json(store: str) -> None:
 
 def test_audit_verify_fails_naming_the_tampered_event(store: str) -> None:
     with sqlite3.connect(Path(store) / "shipyard.db") as db:
-        db.execute("UPDATE audit_events SET body = replace(body, 'nightly', 'weekly') WHERE seq = 3")
+        tamper = "UPDATE audit_events SET body = replace(body, 'nightly', 'weekly') WHERE seq = 3"
+        db.execute(tamper)
     code, out = _invoke("audit", "verify", "-t", store)
     assert code == 1 and "event 3" in out and "altered" in out
 

@@ -14,7 +14,7 @@ import shipyard
 import shipyard.pyfunc
 import shipyard.sklearn
 from shipyard import artifacts
-from shipyard.errors import FeatureNotImplemented, InvalidModel, InvalidParameter, NotFound
+from shipyard.errors import InvalidModel, InvalidParameter, NotFound
 from shipyard.models import download_model
 from shipyard.settings import Settings
 

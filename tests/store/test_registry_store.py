@@ -3,6 +3,7 @@ approvals, rollback and the hash-chained audit trail (including 8 concurrent wri
 
 from __future__ import annotations
 
+import itertools
 import threading
 from pathlib import Path
 
@@ -191,7 +192,8 @@ def test_protected_alias_needs_a_second_person(
     moved = registry.move_alias("m", "production", "2", ALICE)
     assert moved.version is None and moved.request is not None
     request = moved.request
-    assert (request.status, request.requested_by, request.reason) == ("PENDING", "alice", "first try")
+    expected = ("PENDING", "alice", "first try")
+    assert (request.status, request.requested_by, request.reason) == expected
     with pytest.raises(PermissionDenied, match="second person"):
         registry.decide_approval(request.id, True, ALICE)
     assert registry.get_model_version_by_alias("m", "production").version == "1"
@@ -305,7 +307,7 @@ def test_eight_writers_moving_one_alias(
         {(f"w{w}", f"move {i}") for w in range(8) for i in range(10)}
     )
     # one order: each move's "before" is the previous move's "after"; the alias ends on the last
-    for earlier, later in zip(moves, moves[1:], strict=False):
+    for earlier, later in itertools.pairwise(moves):
         assert later.before == earlier.after
     assert registry.get_model_version_by_alias("m", "production").version == moves[-1].after
     seqs = [e.seq for e in registry.audit_events()]
