@@ -147,9 +147,31 @@ def _has_pip() -> bool:
     return True
 
 
+_LOCAL_FREEZE: dict[tuple[tuple[str, int], ...], str] = {}
+
+
+def _package_dirs_state() -> tuple[tuple[str, int], ...]:
+    """The modification times of this Python's import folders: installing, upgrading or
+    removing a distribution adds or removes an entry in one of them, which changes its time."""
+    state = []
+    for entry in sys.path:
+        with contextlib.suppress(OSError):
+            if entry and Path(entry).is_dir():
+                state.append((entry, Path(entry).stat().st_mtime_ns))
+    return tuple(state)
+
+
 def local_env() -> BuiltEnv:
-    """The Python running Shipyard, as it is (``--env-manager local``)."""
-    return BuiltEnv("local", sys.executable, freeze(sys.executable), spec={"manager": "local"})
+    """The Python running Shipyard, as it is (``--env-manager local``).
+
+    Its freeze is kept for this process while no import folder changed, so a loop of local
+    runs (or a run and its reproduction) does not pay for ``pip freeze`` each time.
+    """
+    key = _package_dirs_state()
+    if key not in _LOCAL_FREEZE:
+        _LOCAL_FREEZE.clear()
+        _LOCAL_FREEZE[key] = freeze(sys.executable)
+    return BuiltEnv("local", sys.executable, _LOCAL_FREEZE[key], spec={"manager": "local"})
 
 
 def _base_python(version: str | None) -> str:
