@@ -193,3 +193,14 @@ def test_ctrl_c_ends_the_run_killed(tmp_path: Path) -> None:
     assert "KILLED (exit code 130)" in rest, (rest, errors)
     run_id = next(ln for ln in rest.splitlines() if ln.startswith("run id: ")).split()[-1]
     assert Client(uri).get_run(run_id).info.status == "KILLED"
+
+
+def test_a_project_started_by_another_projects_command_is_its_child(tmp_path: Path) -> None:
+    from shipyard.settings import Settings
+
+    uri = str(tmp_path / "tracking")
+    parent = Client(uri).create_run("0").info.run_id
+    inside = Client(uri, Settings(run_id=parent))  # as in a command run with SHIPYARD_RUN_ID
+    project = _tiny_project(tmp_path / "p", "echo step")
+    outcome = run_project(inside, RunOptions(str(project)), io.StringIO(), print)
+    assert inside.get_run(outcome.run_id).data.tags["mlflow.parentRunId"] == parent

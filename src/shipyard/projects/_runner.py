@@ -454,6 +454,8 @@ def create_run(client: Client, options: RunOptions, prepared: PreparedRun) -> st
         or f"{prepared.loaded.project.name or prepared.folder.name}-{prepared.entry_point}"
     )
     tags = {"mlflow.user": client.settings.user, **options.tags}
+    if client.settings.run_id:  # started by another project's command: a step of its run
+        tags["mlflow.parentRunId"] = client.settings.run_id
     return client.create_run(_experiment(client, options), name, tags).info.run_id
 
 
