@@ -196,3 +196,43 @@ def test_a_run_outside_git_cannot_be_reproduced(tmp_path: Path, store: Client) -
         reproduce(store, outcome.run_id, out=io.StringIO(), log=print)
     run = store.search_runs(["0"], order_by=["attributes.start_time DESC"]).items
     assert len(run) == 1  # no reproduction run was started
+
+
+FAKE_DOCKER = """#!/bin/bash
+# Stands in for a Docker engine: answers `info` and `image inspect`, and for `run` prints its
+# arguments, then runs the command (the last argument) here.
+case "$1" in
+  info) echo 27.0 ;;
+  image) echo "sha256:$FAKE_IMAGE_ID" ;;
+  run) echo "docker $*"; exec sh -c "${@: -1}" ;;
+esac
+"""
+
+
+def test_docker_env_runs_when_an_engine_answers_and_the_image_is_compared(
+    tmp_path: Path, store: Client, commit: Callable[..., str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setenv("FAKE_IMAGE_ID", "aaa")
+    repo = _tiny(
+        tmp_path / "repo", "echo in the image", "docker_env: {image: 'python:3.11-slim'}\n"
+    )
+    subprocess.run(["git", "init", "-q", "-b", "main", str(repo)], check=True)
+    commit(repo, "docker project")
+
+    out = io.StringIO()
+    outcome = run_project(store, RunOptions(str(repo)), out, print)
+    assert outcome.status == "FINISHED"
+    first, second = out.getvalue().splitlines()
+    assert first.startswith(f"docker run --rm --network host -v {repo}:/shipyard/project")
+    assert f"-e SHIPYARD_RUN_ID={outcome.run_id}" in first
+    assert second == "in the image"
+    assert store.get_run(outcome.run_id).data.tags["shipyard.docker.image_id"] == "sha256:aaa"
+
+    monkeypatch.setenv("FAKE_IMAGE_ID", "bbb")  # the tag now names other content
+    report = reproduce(store, outcome.run_id, out=io.StringIO(), log=print)
+    assert report.causes == ["the docker image differs (id sha256:aaa vs sha256:bbb)"]

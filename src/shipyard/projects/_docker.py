@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shipyard.projects._spec import DockerEnv
 
-__all__ = ["WORKDIR", "docker_available", "docker_command"]
+__all__ = ["WORKDIR", "docker_available", "docker_command", "image_id"]
 
 WORKDIR = "/shipyard/project"
 _PASSED = (
@@ -40,6 +40,21 @@ def docker_available() -> tuple[bool, str]:
         lines = (done.stderr or done.stdout).strip().splitlines()
         return False, lines[-1] if lines else f"docker info exited with {done.returncode}"
     return True, ""
+
+
+def image_id(image: str) -> str | None:
+    """The local image's content id (``sha256:...``), or None when it cannot be read."""
+    try:
+        done = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{.Id}}", image],
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return (done.stdout.strip() or None) if done.returncode == 0 else None
 
 
 def docker_command(

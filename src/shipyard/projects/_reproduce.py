@@ -291,8 +291,23 @@ def _compare_run(client: Client, report: ReproduceReport, tolerance: float, scra
         row = Comparison("run", "exit code", "0", str(outcome.exit_code), False)
         report.fail(row, f"the re-run ended {outcome.status} with exit code {outcome.exit_code}")
         return
+    _compare_image(client, report)
     _compare_metrics(client, report, tolerance)
     _compare_models(client, report, scratch)
+
+
+def _compare_image(client: Client, report: ReproduceReport) -> None:
+    """A docker_env run: the image the re-run used must be the same content (by id)."""
+    key = "shipyard.docker.image_id"
+    old = client.get_run(report.original_run_id).data.tags.get(key)
+    if old is None:
+        return
+    new = client.get_run(report.run_id).data.tags.get(key, "-")
+    row = Comparison("docker", "image id", old[:19], new[:19], old == new)
+    if old == new:
+        report.rows.append(row)
+    else:
+        report.fail(row, f"the docker image differs (id {old[:19]} vs {new[:19]})")
 
 
 def _prepared(recorded: dict[str, Any], folder: Path) -> PreparedRun:

@@ -31,7 +31,7 @@ from shipyard.entities import Dataset, DatasetInput, Param, RunStatus, Tag
 from shipyard.errors import FeatureNotImplemented, InvalidParameter
 from shipyard.projects import _git
 from shipyard.projects._digests import DataDigest, digest_data
-from shipyard.projects._docker import docker_available, docker_command, render
+from shipyard.projects._docker import docker_available, docker_command, image_id, render
 from shipyard.projects._env import BuiltEnv, build_virtualenv, local_env, requirement_lines
 from shipyard.projects._params import format_command, resolve_params
 from shipyard.projects._spec import LoadedProject, load_project
@@ -436,7 +436,13 @@ def _run_docker(
         )
         return 1, False
     log(f"running in docker image {docker_env.image}")
-    return _stream(cmd, prepared.folder, {**os.environ}, out, output)
+    result = _stream(cmd, prepared.folder, {**os.environ}, out, output)
+    ident = image_id(docker_env.image)  # after the run: `docker run` pulls a missing image
+    if ident:
+        client.set_tag(run_id, "shipyard.docker.image_id", ident)
+        lock = f"{docker_env.image} {ident}\n"
+        log_run_text(client, run_id, lock, "shipyard/environment/lock.txt")
+    return result
 
 
 def _experiment(client: Client, options: RunOptions) -> str:
