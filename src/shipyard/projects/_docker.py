@@ -10,7 +10,7 @@ from pathlib import Path
 
 from shipyard.projects._spec import DockerEnv
 
-__all__ = ["WORKDIR", "docker_available", "docker_command", "image_id"]
+__all__ = ["WORKDIR", "docker_available", "docker_command", "image_id", "render"]
 
 WORKDIR = "/shipyard/project"
 _PASSED = (

@@ -24,7 +24,8 @@ from shipyard.errors import InvalidParameter, NotFound
 from shipyard.projects import _git
 from shipyard.projects._digests import data_digest, model_digest
 from shipyard.projects._env import BuiltEnv, EnvBuildFailed, build_virtualenv, diff_locks, local_env
-from shipyard.projects._runner import FORMAT_VERSION, Output, PreparedRun, RunOutcome, execute
+from shipyard.projects._process import Output
+from shipyard.projects._runner import FORMAT_VERSION, PreparedRun, RunOutcome, execute
 from shipyard.projects._spec import load_project
 
 __all__ = ["Comparison", "ReproduceReport", "reproduce"]

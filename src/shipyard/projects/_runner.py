@@ -13,16 +13,12 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import subprocess
 import sys
 import tempfile
-import threading
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 
 from shipyard.client import Client
 from shipyard.client._artifacts import log_run_artifact, log_run_text
@@ -34,6 +30,7 @@ from shipyard.projects._digests import DataDigest, digest_data
 from shipyard.projects._docker import docker_available, docker_command, image_id, render
 from shipyard.projects._env import BuiltEnv, build_virtualenv, local_env, requirement_lines
 from shipyard.projects._params import format_command, resolve_params
+from shipyard.projects._process import Output, stream
 from shipyard.projects._spec import LoadedProject, load_project
 
 __all__ = [
@@ -50,11 +47,6 @@ __all__ = [
 FORMAT_VERSION = 1
 MANAGERS = ("local", "virtualenv", "docker", "conda")
 Log = Callable[[str], None]
-
-
-class Output(Protocol):
-    def write(self, text: str, /) -> Any: ...
-    def flush(self) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -272,85 +264,6 @@ def _env_vars(client: Client, run_id: str, experiment_id: str) -> dict[str, str]
     }
 
 
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """A CI runner cancels a job with SIGTERM: treat it like Ctrl-C (the run ends KILLED)."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-
-
-def _stream(
-    cmd: list[str], cwd: Path, env: dict[str, str], out: Output, log: Path
-) -> tuple[int, bool]:
-    """Run ``cmd``, copying its output live to ``out`` and into ``log``: (exit code, killed).
-
-    Ctrl-C (or SIGTERM) at any moment is passed on to the command, which is then waited for; if
-    this process itself fails, the command is stopped rather than left running.
-    """
-    proc = subprocess.Popen(
-        cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-        stdin=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
-    assert proc.stdout is not None
-    try:
-        with log.open("wb") as saved, _sigterm_as_interrupt():
-            killed = _copy(proc, proc.stdout.fileno(), saved, out)
-            code, interrupted = _wait(proc)
-    finally:
-        if proc.poll() is None:
-            _interrupt(proc)
-        proc.stdout.close()
-    killed = killed or interrupted
-    if code < 0 and -code in (signal.SIGINT, signal.SIGTERM, signal.SIGKILL):
-        killed = True
-    return (128 - code if code < 0 else code), killed
-
-
-def _copy(proc: subprocess.Popen[bytes], fd: int, saved: BinaryIO, out: Output) -> bool:
-    """Copy until the command closes its output; True if it was interrupted meanwhile."""
-    killed = False
-    while True:
-        try:
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                return killed
-            saved.write(chunk)
-            out.write(chunk.decode(errors="replace"))
-            out.flush()
-        except KeyboardInterrupt:
-            killed = True
-            _interrupt(proc)
-
-
-def _wait(proc: subprocess.Popen[bytes]) -> tuple[int, bool]:
-    try:
-        return proc.wait(), False
-    except KeyboardInterrupt:
-        _interrupt(proc)
-        return proc.wait(), True
-
-
-def _interrupt(proc: subprocess.Popen[bytes]) -> None:
-    """Pass Ctrl-C on to the command's process group; SIGKILL if it has not stopped in 10 s."""
-    try:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
-
-
 def _status(code: int, killed: bool) -> str:
     if killed:
         return RunStatus.KILLED.value
@@ -405,7 +318,7 @@ def _record_and_run(
             shell = "bash" if shutil.which("bash") else "sh"
             child_env = env.child_env({**base, **passed})
             log(f"running {prepared.command!r} in {prepared.folder}")
-            code, killed = _stream(
+            code, killed = stream(
                 [shell, "-c", prepared.command], prepared.folder, child_env, out, output
             )
         if output.exists():
@@ -436,7 +349,7 @@ def _run_docker(
         )
         return 1, False
     log(f"running in docker image {docker_env.image}")
-    result = _stream(cmd, prepared.folder, {**os.environ}, out, output)
+    result = stream(cmd, prepared.folder, {**os.environ}, out, output)
     ident = image_id(docker_env.image)  # after the run: `docker run` pulls a missing image
     if ident:
         client.set_tag(run_id, "shipyard.docker.image_id", ident)
