@@ -43,11 +43,19 @@ def _print_run(client: Client, run_id: str, experiment_id: str) -> None:
 @handle_errors
 def run_command(
     uri: str = typer.Argument(".", help="A project folder or file, or a git URL (url#subdir)."),
-    entry_point: str = typer.Option("main", "--entry-point", "-e"),
+    entry_point: str = typer.Option(
+        "main", "--entry-point", "-e", help="An entry point of the project file, or a .py/.sh file."
+    ),
     param: list[str] = typer.Option([], "--param", "-P", help="key=value (repeatable)."),
-    experiment_name: str | None = typer.Option(None, "--experiment-name"),
-    experiment_id: str | None = typer.Option(None, "--experiment-id"),
-    run_name: str | None = typer.Option(None, "--run-name"),
+    experiment_name: str | None = typer.Option(
+        None, "--experiment-name", help="Created if new (default: the default experiment)."
+    ),
+    experiment_id: str | None = typer.Option(
+        None, "--experiment-id", help="An existing experiment."
+    ),
+    run_name: str | None = typer.Option(
+        None, "--run-name", help="Default: <project name>-<entry point>."
+    ),
     env_manager: str | None = typer.Option(
         None,
         "--env-manager",
