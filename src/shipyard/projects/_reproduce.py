@@ -187,7 +187,7 @@ def _compare_metrics(client: Client, report: ReproduceReport, tolerance: float) 
 def _model_folders(client: Client, run_id: str, path: str = "") -> list[str]:
     found = []
     for item in list_run_artifacts(client, run_id, path):
-        if item.is_dir and not item.path.startswith("shipyard"):
+        if item.is_dir and item.path != "shipyard":
             found += _model_folders(client, run_id, item.path)
         elif PurePosixPath(item.path).name == "MLmodel":
             found.append(str(PurePosixPath(item.path).parent))
