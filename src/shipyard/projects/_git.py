@@ -72,7 +72,7 @@ def _untracked_patch(root: Path, subdir: str, skip: list[str]) -> tuple[bytes, l
         name = raw.decode()
         if not name or _excluded(name, skip):
             continue
-        if (root / name).stat().st_size > MAX_UNTRACKED_BYTES:
+        if (root / name).lstat().st_size > MAX_UNTRACKED_BYTES:  # a link: its own size
             too_big.append(name)
             continue
         diff = ["diff", "--binary", "--no-index", "--", "/dev/null", name]
