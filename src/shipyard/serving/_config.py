@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = ["ServingConfig"]
 
@@ -30,4 +30,3 @@ class ServingConfig:
     log_probabilities: bool = True
     log_max_queue_rows: int = 200_000
     log_flush_interval: float = 2.0
-    extra: dict[str, str] = field(default_factory=dict)

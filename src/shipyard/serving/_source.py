@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from shipyard.errors import InvalidParameter, NotFound
+from shipyard.errors import NotFound
 from shipyard.inference_log._table import ProbaFn
 from shipyard.models import PyFuncModel
 
@@ -131,8 +131,5 @@ class RegistryResolver:
         self.tracking_uri = tracking_uri
 
     def resolve(self, name: str, alias: str) -> tuple[str, str]:
-        found = getattr(self._client, "get_model_version_by_alias", None)
-        if found is None:
-            raise InvalidParameter("This Shipyard has no model registry to follow aliases in")
-        version = str(found(name, alias).version)
+        version = str(self._client.get_model_version_by_alias(name, alias).version)
         return version, f"models:/{name}/{version}"
