@@ -11,15 +11,17 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import wraps
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from shipyard import gates
 from shipyard.cli._common import TrackingUri, console, err_console
 from shipyard.errors import ShipyardError
+
+if TYPE_CHECKING:  # imported in the commands: scikit-learn's metrics cost a second at start-up
+    from shipyard import gates
 
 app = typer.Typer(
     help="Promotion gates: check a model version against a policy, then promote it (or not).",
@@ -104,6 +106,8 @@ def run_gate(
     tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Evaluate every check of the policy; exit 0 on pass, 1 on fail, 2 on a usage error."""
+    from shipyard import gates
+
     rules = gates.load_policy(policy)
     with _progress(len(rules.checks)) as advance:
         report = gates.run(
@@ -145,6 +149,8 @@ def compare_gate(
     tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Rank candidates side by side on every check of the policy (nothing is promoted)."""
+    from shipyard import gates
+
     with console.status(f"Gating {len(model_uris)} candidates ..."):
         card = gates.compare(
             model_uris, policy, data, baseline=baseline, tracking_uri=tracking_uri, trusted=trusted

@@ -7,7 +7,7 @@ import datetime as dt
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 import typer
@@ -15,23 +15,12 @@ from rich.table import Table
 
 from shipyard.cli._common import TrackingUri, client_for, console, err_console, handle_errors
 from shipyard.errors import InvalidParameter, ShipyardError
-from shipyard.monitoring import (
-    ActionContext,
-    LabelStore,
-    Monitor,
-    MonitorPolicy,
-    build_report,
-    load_policy,
-    load_reference,
-    policy_monitor,
-    run_once,
-    write_report,
-)
-from shipyard.monitoring._actions import Registry
-from shipyard.monitoring._baseline import run_baseline
-from shipyard.monitoring._log import to_utc
-from shipyard.monitoring._monitor import Baseline
 from shipyard.settings import Settings
+
+if TYPE_CHECKING:  # the commands import monitoring (scipy) themselves: it costs ~0.5 s at start-up
+    from shipyard.monitoring import MonitorPolicy
+    from shipyard.monitoring._actions import Registry
+    from shipyard.monitoring._monitor import Baseline, Monitor
 
 app = typer.Typer(
     help="Drift, realized performance and health of served models; alerts that act.",
@@ -65,6 +54,8 @@ def report(
     tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Write a self-contained HTML page and its JSON: drift, performance, latency per window."""
+    from shipyard.monitoring import build_report, load_policy, write_report
+
     policy = load_policy(policy_path) if policy_path else None
     name = model or (policy.model if policy else None)
     if not name:
@@ -99,6 +90,8 @@ def labels(
     state: Path | None = StateOpt,
 ) -> None:
     """Store ground truth for logged predictions; it joins by request id whenever it arrives."""
+    from shipyard.monitoring import LabelStore, load_policy
+
     policy = load_policy(policy_path) if policy_path else None
     folder = state or Path(policy.state_dir if policy else "monitoring")
     stored = LabelStore(folder / "labels").ingest(_read_table(input_path))
@@ -116,6 +109,8 @@ def run(
     tracking_uri: str | None = TrackingUri,
 ) -> None:
     """Evaluate the policy's alerts on the latest windows and run their actions."""
+    from shipyard.monitoring import ActionContext, load_policy, policy_monitor, run_once
+
     policy = load_policy(policy_path)
     uri = policy.tracking_uri or tracking_uri
     registry = _registry(uri)
@@ -141,6 +136,8 @@ def _monitor(
     reference: str | None,
     tracking_uri: str | None,
 ) -> Monitor:
+    from shipyard.monitoring import Monitor, load_reference, policy_monitor
+
     if policy is not None and not (log or state or reference):
         uri = policy.tracking_uri or tracking_uri
         return policy_monitor(policy, tracking_uri=uri, s3=Settings.from_env().s3)
@@ -156,6 +153,8 @@ def _monitor(
 
 def _baseline(policy: MonitorPolicy | None, model: str, tracking_uri: str | None) -> Baseline:
     """The policy's baseline, else each version's run metrics when a tracking URI is known."""
+    from shipyard.monitoring._baseline import run_baseline
+
     if policy is not None and policy.performance.baseline:
         return policy.performance.baseline
     uri = tracking_uri or (policy.tracking_uri if policy else None)
@@ -163,6 +162,8 @@ def _baseline(policy: MonitorPolicy | None, model: str, tracking_uri: str | None
 
 
 def _registry(tracking_uri: str | None) -> Registry | None:
+    from shipyard.monitoring._actions import Registry
+
     client = client_for(tracking_uri)
     if isinstance(client, Registry):
         return client
@@ -173,6 +174,8 @@ def _registry(tracking_uri: str | None) -> Registry | None:
 
 
 def _when(text: str, now: dt.datetime) -> dt.datetime:
+    from shipyard.monitoring._log import to_utc
+
     value = text.strip().lower()
     units = {"m": "minutes", "h": "hours", "d": "days"}
     if value[:-1].isdigit() and value[-1:] in units:

@@ -20,13 +20,13 @@ from shipyard.entities import (
     WebhookDelivery,
 )
 from shipyard.errors import AlreadyExists
-from shipyard.registry import AliasMove, AuditVerdict
 from shipyard.settings import Settings
 from shipyard.store._protocol import Page
 from shipyard.store._registry import Change
 
 if TYPE_CHECKING:
     from shipyard.client._backend import RegistryBackend
+    from shipyard.registry import AliasMove, AuditVerdict
 
 __all__ = ["RegistryMethods"]
 
