@@ -14,7 +14,8 @@ one handler; the REST client turns responses back into the same classes.
     │   ├── InvalidModel                                          400
     │   │   └── UnsupportedModelFormat                            400
     │   ├── SignatureMismatch                                     400
-    │   └── NothingToRollBack                                     400
+    │   ├── NothingToRollBack                                     400
+    │   └── InvalidPolicy (.line)                                 400
     ├── BadRequest                     BAD_REQUEST               400
     ├── NotFound (LookupError)         RESOURCE_DOES_NOT_EXIST   404
     │   ├── ExperimentNotFound
@@ -31,6 +32,7 @@ one handler; the REST client turns responses back into the same classes.
     ├── PermissionDenied               PERMISSION_DENIED         403
     │   └── ApprovalRequired
     ├── MissingDependency              INTERNAL_ERROR            500
+    ├── EnvBuildFailed                 INTERNAL_ERROR            500
     └── FlushFailed                    INTERNAL_ERROR            500
 """
 
@@ -44,6 +46,7 @@ __all__ = [
     "ApprovalRequired",
     "BadRequest",
     "EndpointNotFound",
+    "EnvBuildFailed",
     "ExperimentNotFound",
     "FeatureNotImplemented",
     "FlushFailed",
@@ -53,6 +56,7 @@ __all__ = [
     "InvalidModel",
     "InvalidParameter",
     "InvalidPath",
+    "InvalidPolicy",
     "LoggedModelNotFound",
     "MissingDependency",
     "MissingRequiredTags",
@@ -169,6 +173,19 @@ class ApprovalNotFound(NotFound):
 
 class NothingToRollBack(InvalidParameter):
     """An alias has no earlier version in the audit trail to go back to."""
+
+
+class InvalidPolicy(InvalidParameter):
+    """A policy file (gates, monitoring) that does not parse or validate; ``line`` is where to
+    look (1-based) when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+class EnvBuildFailed(ShipyardError):
+    """A project's environment could not be built; the message carries the installer's reason."""
 
 
 class PermissionDenied(ShipyardError, PermissionError):

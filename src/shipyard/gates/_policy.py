@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from shipyard.errors import InvalidParameter
+from shipyard.errors import InvalidPolicy
 from shipyard.gates._metrics import Response, resolve_metric
 from shipyard.gates._yaml_lines import YamlDocument, parse_yaml
 
@@ -50,14 +50,6 @@ RobustnessCase = Literal["missing_values", "outliers", "empty_strings", "unseen_
 _ALL_CASES: tuple[RobustnessCase, ...] = (
     "missing_values", "outliers", "empty_strings", "unseen_categories",
 )  # fmt: skip
-
-
-class InvalidPolicy(InvalidParameter):
-    """A gate policy that does not parse or validate; ``line`` is where to look (1-based)."""
-
-    def __init__(self, message: str, line: int | None = None) -> None:
-        super().__init__(message)
-        self.line = line
 
 
 class _Strict(BaseModel):

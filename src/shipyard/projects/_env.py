@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from shipyard.errors import InvalidParameter, MissingDependency, ShipyardError
+from shipyard.errors import EnvBuildFailed, InvalidParameter, MissingDependency
 from shipyard.projects._spec import PythonEnv
 
 __all__ = [
@@ -44,10 +44,6 @@ _MARKER = ".shipyard-env.json"
 _NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)")
 
 Log = Callable[[str], None]
-
-
-class EnvBuildFailed(ShipyardError):
-    """The environment could not be built; the message carries the installer's own reason."""
 
 
 @dataclass(frozen=True, slots=True)
