@@ -16,18 +16,22 @@ import base64
 import binascii
 import dataclasses
 import io
+from typing import TYPE_CHECKING
 
 import orjson
-import pandas as pd
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, ConfigDict
 
-from shipyard import gates
 from shipyard.errors import InvalidParameter
-from shipyard.gates._policy import VulnerabilityCheck
 from shipyard.server._http import MAX_BODY_BYTES, FastJSONRoute, required
 from shipyard.server._registry import change_of
 from shipyard.settings import Settings
+
+if TYPE_CHECKING:  # imported when a gate runs: scikit-learn and pandas would cost every
+    # server process ~100 MB of memory at start-up
+    import pandas as pd
+
+    from shipyard import gates
 
 __all__ = ["PREFIX", "router"]
 
@@ -51,6 +55,8 @@ class GateRunBody(BaseModel):
 
 
 def _data(body: GateRunBody) -> pd.DataFrame:
+    import pandas as pd
+
     if (body.data_parquet_base64 is None) == (body.data_csv is None):
         raise InvalidParameter("Give the evaluation data as data_parquet_base64 or data_csv")
     try:
@@ -63,6 +69,8 @@ def _data(body: GateRunBody) -> pd.DataFrame:
 
 
 def _registered(uri: str, what: str) -> str:
+    from shipyard import gates
+
     if gates.parse_registry_uri(uri) is None:
         raise InvalidParameter(
             f"{what} must be a registered version (models:/<name>/<version> or "
@@ -72,6 +80,9 @@ def _registered(uri: str, what: str) -> str:
 
 
 def _policy(text: str) -> gates.Policy:
+    from shipyard import gates
+    from shipyard.gates._policy import VulnerabilityCheck
+
     policy = gates.parse_policy(text)
     if policy.data is not None:
         raise InvalidParameter("A policy sent to the server cannot name `data`: send the data")
@@ -86,6 +97,8 @@ def _policy(text: str) -> gates.Policy:
 @router.post("/run")
 def run_gate(request: Request, body: GateRunBody) -> Response:
     """Run a gate on a registered version; the answer is the report."""
+    from shipyard import gates
+
     uri = _registered(required(body.model_uri, "model_uri"), "model_uri")
     baseline = _registered(body.baseline, "baseline") if body.baseline else None
     policy = _policy(required(body.policy, "policy"))

@@ -29,7 +29,6 @@ from shipyard.server import (
 )
 from shipyard.server._artifact_proxy import create_router, disabled_router
 from shipyard.server._errors import install_error_handlers
-from shipyard.server._monitoring import monitoring_router
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
 from shipyard.tracking import TrackingService
@@ -112,6 +111,8 @@ def create_app(
         app.include_router(_governance.router)
         app.include_router(_gates.router)
         if settings.inference_log:
+            from shipyard.server._monitoring import monitoring_router  # scipy: only when used
+
             app.include_router(
                 monitoring_router(
                     settings.inference_log,
