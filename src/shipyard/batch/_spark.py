@@ -42,7 +42,8 @@ def spark_udf(
     ... # doctest: +SKIP
     """
     try:
-        from pyspark.sql.functions import pandas_udf, struct
+        from pyspark.sql.functions import struct
+        from pyspark.sql.pandas.functions import pandas_udf
     except ImportError:
         from shipyard.errors import MissingDependency
 
