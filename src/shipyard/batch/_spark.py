@@ -54,7 +54,7 @@ def spark_udf(
     shipped = spark.sparkContext.broadcast(archive)
     key = uuid.uuid4().hex
 
-    @pandas_udf(result_type)  # type: ignore[untyped-decorator,misc]
+    @pandas_udf(result_type)  # type: ignore[call-overload,untyped-decorator,misc]
     def score(batches: Iterator[pd.DataFrame]) -> Iterator[pd.Series]:
         model = _model(key, shipped.value, trusted)
         for batch in batches:
