@@ -236,11 +236,12 @@ class RegistryService:
         model_id = model_id or logged_model_ref(source)
         if model_id and not run_id:  # a logged model knows the run that produced it
             run_id = self.tracking.get_logged_model(model_id).source_run_id
+        location = download_uri(source, self.tracking)
         lineage = snapshot(
             self.tracking,
             run_id=run_id,
             model_id=model_id,
-            artifact_uri=download_uri(source, self.tracking),
+            artifact_uri=location,
             read=self.read_artifact,
         )
         return self.store.create_model_version(
@@ -253,6 +254,7 @@ class RegistryService:
             description=description,
             model_id=model_id or None,
             lineage=lineage,
+            storage_location=location,
         )
 
     def get_model_version(self, name: str, version: object) -> ModelVersion:
@@ -313,7 +315,9 @@ class RegistryService:
         return self.store.search_model_versions(filter_string, max_results, order_by, page_token)
 
     def get_model_version_download_uri(self, name: str, version: object) -> str:
-        return download_uri(self.get_model_version(name, version).source, self.tracking)
+        """Where the version's files are: resolved at registration, or now for older versions."""
+        source, location = self.store.get_location(self._name(name), parse_version(version))
+        return location or download_uri(source, self.tracking)
 
     def get_lineage(self, name: str, version: object) -> dict[str, Any]:
         """The version, its snapshot at registration, and where its files are now."""

@@ -31,7 +31,13 @@ from shipyard.store.search import (
     parse_registered_model_order_by,
 )
 from shipyard.store.sql._registry_aliases import AliasStore
-from shipyard.store.sql._registry_base import ARCHIVING_STAGES, MV, RM, put_rows
+from shipyard.store.sql._registry_base import (
+    ARCHIVING_STAGES,
+    MV,
+    RM,
+    put_rows,
+    version_not_found,
+)
 from shipyard.store.sql._registry_events import EventStore
 from shipyard.store.sql._schema import (
     approval_requests,
@@ -251,6 +257,7 @@ class SqlRegistryStore(AliasStore, EventStore):
         description: str | None = None,
         model_id: str | None = None,
         lineage: dict[str, Any] | None = None,
+        storage_location: str | None = None,
     ) -> ModelVersion:
         with self._change(change) as txn:
             model = self._model_row(txn.conn, name)
@@ -275,6 +282,7 @@ class SqlRegistryStore(AliasStore, EventStore):
                     logged_model_id=model_id,
                     status="READY",
                     lineage=orjson.dumps(lineage or {}).decode(),
+                    storage_location=storage_location,
                 )
             )
             if tags:
@@ -296,6 +304,19 @@ class SqlRegistryStore(AliasStore, EventStore):
     def get_model_version(self, name: str, version: int) -> ModelVersion:
         with self._read() as conn:
             return self._version_entity(conn, self._model_row(conn, name), version)
+
+    def get_location(self, name: str, version: int) -> tuple[str, str | None]:
+        """(source, storage location) of a version in one read; the location may be None."""
+        with self._read() as conn:
+            row = conn.execute(
+                select(MV.c.source, MV.c.storage_location)
+                .join(RM, RM.c.id == MV.c.registered_model_id)
+                .where(RM.c.name == name, MV.c.version == version)
+            ).first()
+            if row is None:
+                self._model_row(conn, name)  # names a missing model first, as MLflow does
+                raise version_not_found(name, version)
+            return row.source, row.storage_location
 
     def get_lineage(self, name: str, version: int) -> dict[str, Any]:
         with self._read() as conn:

@@ -113,17 +113,20 @@ class AliasStore(RegistryBase):
             txn.event("alias.delete", name, alias=alias, before=str(old))
 
     def get_version_by_alias(self, name: str, alias: str) -> ModelVersion:
+        a = registered_model_aliases
         with self._read() as conn:
-            model = self._model_row(conn, name)
-            a = registered_model_aliases
-            version = conn.scalar(
-                select(a.c.version).where(a.c.registered_model_id == model.id, a.c.alias == alias)
-            )
-            if version is None:
+            row = conn.execute(  # model, alias and version in one read: the serving hot path
+                select(MV)
+                .join(RM, RM.c.id == MV.c.registered_model_id)
+                .join(a, (a.c.registered_model_id == RM.c.id) & (a.c.version == MV.c.version))
+                .where(RM.c.name == name, a.c.alias == alias)
+            ).first()
+            if row is None:
+                self._model_row(conn, name)  # an unknown model is RESOURCE_DOES_NOT_EXIST
                 raise InvalidParameter(
                     f"Registered model alias {alias} not found for model {name}."
                 )
-            return self._version_entity(conn, model, version)
+            return self._versions(conn, {row.registered_model_id: name}, [row])[0]
 
     def protect_alias(self, name: str, alias: str, protect: bool, change: Change) -> None:
         with self._change(change) as txn:

@@ -348,6 +348,8 @@ model_versions = Table(
     Column("status", String(20), nullable=False),
     Column("status_message", String(500)),
     Column("lineage", Text),
+    # Where the version's files are (the source resolved at registration): get-download-uri.
+    Column("storage_location", String(2000)),
     PrimaryKeyConstraint("registered_model_id", "version"),
     Index("ix_model_versions_run_id", "run_id"),
     Index("ix_model_versions_stage", "registered_model_id", "current_stage", "version"),
