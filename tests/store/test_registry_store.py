@@ -325,3 +325,21 @@ def test_lineage_snapshot(registry: RegistryService, service: TrackingService) -
     # a snapshot taken at registration: the param logged afterwards is not in it
     assert lineage["run"]["params"] == {}
     assert lineage["registered_by"] == "alice"
+
+
+def test_version_tags_stay_with_their_version_in_small_and_large_pages(
+    registry: RegistryService, service: TrackingService
+) -> None:
+    run_id, source = _run_source(service)
+    registry.create_registered_model("tagged", ALICE)
+    for i in range(1, 602):
+        registry.create_model_version(
+            "tagged", source, ALICE, run_id=run_id, tags={"n": str(i)} if i % 2 else None
+        )
+    registry.set_registered_model_alias("tagged", "odd", "301", ALICE)
+    assert registry.get_model_version_by_alias("tagged", "odd").tags == {"n": "301"}
+    assert registry.get_model_version("tagged", "300").tags == {}
+    for size in (10, 601):  # below and above the pairs-per-query limit
+        page = registry.search_model_versions("name = 'tagged'", max_results=size)
+        for v in page.items:
+            assert v.tags == ({"n": v.version} if int(v.version) % 2 else {})

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, update
+from sqlalchemy import Connection, Engine, and_, func, or_, select, tuple_, update
 
 from shipyard.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from shipyard.errors import ModelVersionNotFound, RegisteredModelNotFound
@@ -62,6 +62,9 @@ def put_rows(
 
 def version_not_found(name: str, version: int | str) -> ModelVersionNotFound:
     return ModelVersionNotFound(f"Model Version (name={name}, version={version}) not found")
+
+
+_PAIRS_PER_QUERY = 500
 
 
 class RegistryBase:
@@ -132,11 +135,12 @@ class RegistryBase:
         keys = {(r.registered_model_id, r.version) for r in rows}
         model_ids = {k[0] for k in keys}
         tags: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
-        for t in conn.execute(
-            select(model_version_tags).where(
-                model_version_tags.c.registered_model_id.in_(model_ids)
-            )
-        ):
+        t_cols = model_version_tags.c
+        if len(keys) <= _PAIRS_PER_QUERY:  # only these versions' tags, not the whole model's
+            wanted = tuple_(t_cols.registered_model_id, t_cols.version).in_(sorted(keys))
+        else:  # a big page: a bound parameter per pair would pass SQLite's limit
+            wanted = t_cols.registered_model_id.in_(model_ids)
+        for t in conn.execute(select(model_version_tags).where(wanted)):
             if (t.registered_model_id, t.version) in keys:
                 tags[(t.registered_model_id, t.version)][t.key] = t.value
         aliases: dict[tuple[int, int], list[str]] = defaultdict(list)

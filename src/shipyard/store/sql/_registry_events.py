@@ -116,6 +116,14 @@ class EventStore(RegistryBase):
     ) -> list[tuple[WebhookDelivery, Webhook, AuditEvent]]:
         """Take due deliveries for ``lease_ms``; another worker skips them meanwhile."""
         d = webhook_deliveries
+        due_now = (
+            d.c.status == "PENDING",
+            d.c.next_attempt_ms <= now,
+            or_(d.c.lease_until_ms.is_(None), d.c.lease_until_ms <= now),
+        )
+        with self._read() as conn:  # the usual answer is "nothing": no write lock for that
+            if conn.scalar(select(d.c.id).where(*due_now).limit(1)) is None:
+                return []
         with self.engine.connect() as conn:
             conn.execution_options(shipyard_write=True)
             with conn.begin():
