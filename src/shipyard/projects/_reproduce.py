@@ -22,11 +22,12 @@ from shipyard.client._artifacts import download_run_artifacts, list_run_artifact
 from shipyard.entities import RunStatus, Tag
 from shipyard.errors import InvalidParameter, NotFound
 from shipyard.projects import _git
+from shipyard.projects._conda import build_conda_env
 from shipyard.projects._digests import data_digest, model_digest
 from shipyard.projects._env import BuiltEnv, EnvBuildFailed, build_virtualenv, diff_locks, local_env
 from shipyard.projects._process import Output
 from shipyard.projects._runner import FORMAT_VERSION, PreparedRun, RunOutcome, execute
-from shipyard.projects._spec import load_project
+from shipyard.projects._spec import CondaEnv, load_project
 
 __all__ = ["Comparison", "ReproduceReport", "reproduce"]
 
@@ -113,7 +114,12 @@ def _check_data(recorded: dict[str, Any], folder: Path, report: ReproduceReport)
 
 
 def _rebuild(
-    recorded: dict[str, Any], saved: Path, cache_dir: Path, log: Log, report: ReproduceReport
+    recorded: dict[str, Any],
+    saved: Path,
+    cache_dir: Path,
+    log: Log,
+    report: ReproduceReport,
+    checkout: Path,
 ) -> BuiltEnv | None:
     """The environment again, from the recorded lock; every version that differs is a cause."""
     env = recorded["environment"]
@@ -125,6 +131,9 @@ def _rebuild(
     try:
         if manager == "local":
             built = local_env()
+        elif manager == "conda":  # the same conda.yaml rebuilds the same environment
+            conda = CondaEnv(file=env["spec"]["file"])
+            built = build_conda_env(conda, checkout, cache_dir, log)
         else:
             spec = env["spec"]
             inherits = spec["system_site_packages"]
@@ -270,7 +279,9 @@ def reproduce(
         report = ReproduceReport(run_id, new_id)
         try:
             _check_data(recorded, folder, report)
-            env = _rebuild(recorded, saved, cache_dir, log, report) if report.passed else None
+            env = (
+                _rebuild(recorded, saved, cache_dir, log, report, folder) if report.passed else None
+            )
             if report.passed:
                 prepared = _prepared(recorded, folder)
                 report.outcome = execute(client, prepared, env, new_id, out or sys.stdout, log)

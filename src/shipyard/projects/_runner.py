@@ -24,8 +24,9 @@ from shipyard.client import Client
 from shipyard.client._artifacts import log_run_artifact, log_run_text
 from shipyard.client._backend import is_remote
 from shipyard.entities import Dataset, DatasetInput, Param, RunStatus, Tag
-from shipyard.errors import FeatureNotImplemented, InvalidParameter
+from shipyard.errors import InvalidParameter
 from shipyard.projects import _git
+from shipyard.projects._conda import build_conda_env
 from shipyard.projects._digests import DataDigest, digest_data
 from shipyard.projects._docker import docker_available, docker_command, image_id, render
 from shipyard.projects._env import BuiltEnv, build_virtualenv, local_env, requirement_lines
@@ -157,10 +158,9 @@ def build_environment(prepared: PreparedRun, cache_dir: Path, log: Log) -> Built
             raise InvalidParameter("--env-manager docker needs a docker_env in the project file.")
         return None
     if manager == "conda":
-        raise FeatureNotImplemented(
-            "conda_env projects are not built by Shipyard yet: declare a python_env, a docker_env, "
-            "or run in the current Python with --env-manager local."
-        )
+        if project.conda_env is None:
+            raise InvalidParameter("--env-manager conda needs a conda_env in the project file.")
+        return build_conda_env(project.conda_env, prepared.folder, cache_dir, log)
     env = project.python_env
     if env is None:
         raise InvalidParameter("--env-manager virtualenv needs a python_env in the project file.")
