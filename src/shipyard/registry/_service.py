@@ -152,17 +152,6 @@ class RegistryService:
             )
         return value
 
-    @staticmethod
-    def _max_results(max_results: int, limit: int) -> int:
-        if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-            raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
-        if max_results > limit:
-            raise InvalidParameter(
-                f"Invalid value {max_results} for parameter 'max_results' supplied. "
-                f"It must be at most {limit}."
-            )
-        return max_results
-
     # -- registered models --------------------------------------------------------------------
     def create_registered_model(
         self,
@@ -207,7 +196,7 @@ class RegistryService:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[RegisteredModel]:
-        self._max_results(max_results, _MAX_MODELS_RESULTS)
+        v.check_max_results(max_results, _MAX_MODELS_RESULTS)
         return self.store.search_registered_models(filter_string, max_results, order_by, page_token)
 
     # -- versions -----------------------------------------------------------------------------
@@ -311,7 +300,7 @@ class RegistryService:
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[ModelVersion]:
-        self._max_results(max_results, _MAX_VERSIONS_RESULTS)
+        v.check_max_results(max_results, _MAX_VERSIONS_RESULTS)
         return self.store.search_model_versions(filter_string, max_results, order_by, page_token)
 
     def get_model_version_download_uri(self, name: str, version: object) -> str:

@@ -22,6 +22,7 @@ from shipyard.errors import InvalidParameter
 from shipyard.registry import RegistryService
 from shipyard.server._http import MAX_BODY_BYTES, FastJSONRoute, empty, json_response, required
 from shipyard.server._models import Int64
+from shipyard.store._protocol import Page
 from shipyard.store._registry import Change
 from shipyard.wire_registry import model_version_to_json, registered_model_to_json
 
@@ -156,6 +157,13 @@ def _tags(tags: list[Tag]) -> dict[str, str]:
     return {t.key: t.value for t in tags}
 
 
+def _page(key: str, items: list[dict[str, Any]], page: Page[Any]) -> Response:
+    body: dict[str, Any] = {key: items}
+    if page.next_page_token:
+        body["next_page_token"] = page.next_page_token
+    return json_response(body)
+
+
 def _model(request: Request, name: str) -> Response:
     rm = registry_of(request).get_registered_model(name)
     return json_response({"registered_model": registered_model_to_json(rm)})
@@ -220,10 +228,7 @@ def search_registered_models(
         order_by or [],
         page_token or None,
     )
-    body: dict[str, Any] = {"registered_models": [registered_model_to_json(m) for m in page.items]}
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return json_response(body)
+    return _page("registered_models", [registered_model_to_json(m) for m in page.items], page)
 
 
 def _latest(request: Request, name: str | None, stages: list[str]) -> Response:
@@ -386,10 +391,7 @@ def search_model_versions(
         order_by or [],
         page_token or None,
     )
-    body: dict[str, Any] = {"model_versions": [model_version_to_json(v) for v in page.items]}
-    if page.next_page_token:
-        body["next_page_token"] = page.next_page_token
-    return json_response(body)
+    return _page("model_versions", [model_version_to_json(v) for v in page.items], page)
 
 
 @router.get("/model-versions/get-download-uri")

@@ -30,17 +30,6 @@ from shipyard.tracking._required_tags import REQUIRED_TAGS_KEY, check_required_t
 __all__ = ["TrackingService"]
 
 
-def _check_max_results(max_results: int, limit: int) -> int:
-    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
-        raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
-    if max_results > limit:
-        raise InvalidParameter(
-            f"Invalid value {max_results} for parameter 'max_results' supplied. "
-            f"It must be at most {limit}."
-        )
-    return max_results
-
-
 class TrackingService(LoggedModelRules):
     """Implements ``TrackingStore`` by validating input, then delegating to ``store``.
 
@@ -73,7 +62,7 @@ class TrackingService(LoggedModelRules):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Experiment]:
-        _check_max_results(max_results, self.limits.max_search_results)
+        v.check_max_results(max_results, self.limits.max_search_results)
         return self.store.search_experiments(
             view_type, max_results, filter_string, order_by, page_token
         )
@@ -175,7 +164,7 @@ class TrackingService(LoggedModelRules):
         page_token: str | None = None,
     ) -> Page[Metric]:
         if max_results is not None:
-            _check_max_results(max_results, self.limits.max_history_results)
+            v.check_max_results(max_results, self.limits.max_history_results)
         return self.store.get_metric_history(v.check_run_id(run_id), key, max_results, page_token)
 
     def log_inputs(
@@ -196,7 +185,7 @@ class TrackingService(LoggedModelRules):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
-        _check_max_results(max_results, self.limits.max_search_results)
+        v.check_max_results(max_results, self.limits.max_search_results)
         return self.store.search_runs(
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )

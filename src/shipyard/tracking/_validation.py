@@ -15,6 +15,7 @@ __all__ = [
     "check_dataset_inputs",
     "check_experiment_name",
     "check_key",
+    "check_max_results",
     "check_run_id",
     "check_status",
     "param_value",
@@ -176,3 +177,14 @@ def check_dataset_inputs(items: Sequence[DatasetInput]) -> None:
                 raise InvalidParameter("Input tag key must be 1 to 255 characters.")
             if len(t.value) > 500:
                 raise InvalidParameter(f"Input tag value for '{t.key}' exceeds 500 characters.")
+
+
+def check_max_results(max_results: int, limit: int) -> int:
+    if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
+        raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
+    if max_results > limit:
+        raise InvalidParameter(
+            f"Invalid value {max_results} for parameter 'max_results' supplied. "
+            f"It must be at most {limit}."
+        )
+    return max_results
