@@ -31,6 +31,7 @@ from shipyard.settings import Settings
 __all__ = ["PROXY_PREFIXES", "artifacts_router", "create_router", "disabled_router"]
 
 PROXY_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
+_INLINE_BODY = 64 * 1024  # uploads this small to a local folder skip the worker thread
 # Served as text: an uploaded page or script must not run in the browser on the server's origin.
 _ACTIVE_TYPES = {
     "text/html",
@@ -91,6 +92,7 @@ def artifacts_router(repo: ArtifactRepository) -> APIRouter:
 class _Proxy:
     def __init__(self, repo: ArtifactRepository) -> None:
         self._repo = repo
+        self._quick_writes = bool(getattr(repo, "writes_are_quick", False))
 
     async def list_dir(self, path: Annotated[str | None, Query()] = None) -> Response:
         """Entries directly under ``path``, named relative to it as MLflow's client expects."""
@@ -111,6 +113,10 @@ class _Proxy:
         if not normalize_artifact_path(path):  # checked before a byte of the body is read
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
         length = request.headers.get("content-length", "")
+        if length.isdigit() and int(length) <= _INLINE_BODY and self._quick_writes:
+            # a few KiB into a local folder: written on the event loop, no thread hop at all
+            self._repo.put_stream(path, [await request.body()])
+            return _json({})
         if length.isdigit() and int(length) <= SMALL_BODY:  # one thread hop instead of three
             chunks: Iterable[bytes] = [await request.body()]
         else:
