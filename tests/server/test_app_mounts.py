@@ -38,3 +38,17 @@ def test_settings_round_trip_the_monitoring_locations(tmp_path: Path) -> None:
     again = Settings.from_env(settings.to_env())
     assert (again.inference_log, again.monitoring_dir) == ("s3://logs/prod", str(tmp_path))
     assert Settings.from_env({}).inference_log is None
+
+
+def test_registry_routes_answer_bad_numbers_and_bodies_with_400(tmp_path: Path) -> None:
+    with _app(tmp_path) as app:
+        events = app.get("/api/2.0/shipyard/registry/audit/events", params={"after_seq": 2**70})
+        version = app.get(
+            "/api/2.0/mlflow/model-versions/get", params={"name": "x", "version": str(2**70)}
+        )
+        garbled = app.request(
+            "DELETE", "/api/2.0/mlflow/registered-models/delete", content=b"{not json"
+        )
+        assert [r.status_code for r in (events, version, garbled)] == [400, 400, 400]
+        assert "positive integer" in version.json()["message"]
+        assert garbled.json()["message"] == "The request body is not valid JSON."

@@ -45,12 +45,13 @@ _MAX_ALIAS = 255
 _MAX_TAG_VALUE = 100_000
 _MAX_MODELS_RESULTS = 1000
 _MAX_VERSIONS_RESULTS = 200_000
+_MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer
 
 
 def parse_version(version: object) -> int:
     """A version number as the wire sends it (``"3"``); anything else is a clear error."""
     text = str(version).strip() if isinstance(version, (str, int)) else ""
-    if not text.isdigit() or int(text) < 1 or isinstance(version, bool):
+    if not text.isdigit() or not 1 <= int(text) <= _MAX_VERSION or isinstance(version, bool):
         raise InvalidParameter(f"Model version must be a positive integer, got {version!r}.")
     return int(text)
 

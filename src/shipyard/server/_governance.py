@@ -155,7 +155,7 @@ def lineage(
 def audit_events(
     request: Request,
     name: Annotated[str | None, Query()] = None,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
+    after_seq: Annotated[int, Query(ge=0, le=2**63 - 1)] = 0,
     limit: Annotated[int | None, Query(ge=1, le=100_000)] = None,
 ) -> Response:
     events = registry_of(request).audit_events(name or None, after_seq, limit)

@@ -141,7 +141,10 @@ async def _fields(request: Request) -> dict[str, Any]:
     """A DELETE's fields: the JSON body if there is one, else the query string."""
     body = await request.body()
     if body.strip():
-        data = await request.json()
+        try:
+            data = await request.json()
+        except ValueError:  # JSONDecodeError, or bytes that are not UTF-8
+            raise InvalidParameter("The request body is not valid JSON.") from None
         if not isinstance(data, dict):
             raise InvalidParameter("The request body must be a JSON object.")
         return {k: v for k, v in data.items() if v is not None}
