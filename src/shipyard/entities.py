@@ -6,7 +6,6 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 __all__ = [
-    "Actor",
     "ApprovalRequest",
     "ApprovalStatus",
     "AuditEvent",
@@ -252,15 +251,6 @@ class RegisteredModel:
     aliases: dict[str, str] = field(default_factory=dict)
     latest_versions: list[ModelVersion] = field(default_factory=list)
     protected_aliases: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass(frozen=True, slots=True)
-class Actor:
-    """Who asked for a change. Until authentication exists this is the client's declared user;
-    ``authenticated`` says whether a verified identity stands behind the name."""
-
-    name: str
-    authenticated: bool = False
 
 
 @dataclass(frozen=True, slots=True)

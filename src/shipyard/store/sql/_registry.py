@@ -13,23 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import and_, delete, exists, func, insert, not_, select, update
+from sqlalchemy import delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from shipyard.entities import ApprovalStatus, ModelVersion, ModelVersionStage, RegisteredModel
+from shipyard.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from shipyard.errors import AlreadyExists
-from shipyard.store._protocol import Page
 from shipyard.store._registry import Change
-from shipyard.store.search import (
-    Comparison,
-    OrderBy,
-    decode_page_token,
-    encode_page_token,
-    parse_model_version_filter,
-    parse_model_version_order_by,
-    parse_registered_model_filter,
-    parse_registered_model_order_by,
-)
 from shipyard.store.sql._registry_aliases import AliasStore
 from shipyard.store.sql._registry_base import (
     ARCHIVING_STAGES,
@@ -39,6 +28,7 @@ from shipyard.store.sql._registry_base import (
     version_not_found,
 )
 from shipyard.store.sql._registry_events import EventStore
+from shipyard.store.sql._registry_search import SearchStore
 from shipyard.store.sql._schema import (
     approval_requests,
     model_version_tags,
@@ -47,16 +37,15 @@ from shipyard.store.sql._schema import (
     registered_model_aliases,
     registered_model_tags,
 )
-from shipyard.store.sql._search import compare
 
 __all__ = ["SqlRegistryStore"]
 
 
-class SqlRegistryStore(AliasStore, EventStore):
+class SqlRegistryStore(AliasStore, EventStore, SearchStore):
     """The registry over an engine shared with ``SqlStore`` (same database, same migrations).
 
-    Models, versions, stages and search live here; aliases and approvals come from
-    ``AliasStore``, the audit trail and webhooks from ``EventStore``.
+    Models, versions and stages live here; aliases and approvals come from ``AliasStore``, the
+    audit trail and webhooks from ``EventStore``, search from ``SearchStore``.
     """
 
     # -- registered models --------------------------------------------------------------------
@@ -143,14 +132,6 @@ class SqlRegistryStore(AliasStore, EventStore):
             ):
                 txn.conn.execute(delete(table).where(table.c.registered_model_id == model.id))
             txn.conn.execute(
-                update(approval_requests)
-                .where(
-                    approval_requests.c.registered_model_id == model.id,
-                    approval_requests.c.status == ApprovalStatus.PENDING.value,
-                )
-                .values(status=ApprovalStatus.REJECTED.value, comment="model deleted")
-            )
-            txn.conn.execute(
                 delete(approval_requests).where(approval_requests.c.registered_model_id == model.id)
             )
             txn.conn.execute(delete(RM).where(RM.c.id == model.id))
@@ -194,55 +175,6 @@ class SqlRegistryStore(AliasStore, EventStore):
             )
             self._touch(txn, model.id)
             txn.event("model.tag.delete", name, before=old, details={"key": key})
-
-    def search_registered_models(
-        self,
-        filter_string: str | None,
-        max_results: int,
-        order_by: Sequence[str],
-        page_token: str | None,
-    ) -> Page[RegisteredModel]:
-        dialect = self._dialect()
-        query = select(RM)
-        for c in parse_registered_model_filter(filter_string):
-            query = query.where(self._model_cond(c, dialect))
-        clauses = [self._model_order(o) for o in parse_registered_model_order_by(order_by)]
-        if not any(o.key == "name" for o in parse_registered_model_order_by(order_by)):
-            clauses.append(RM.c.name.asc())
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = list(
-                conn.execute(query.order_by(*clauses).limit(max_results + 1).offset(offset))
-            )
-            items = self._models(conn, rows[:max_results])
-        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-        return Page(items, token)
-
-    @staticmethod
-    def _model_cond(c: Comparison, dialect: str) -> Any:
-        if c.kind == "tag":
-            t = registered_model_tags
-            base = and_(t.c.registered_model_id == RM.c.id, t.c.key == c.key)
-            if c.op == "!=":
-                # MLflow's client filters prompts out with ``tag.x != 'true'``: a model without
-                # the tag must match.
-                return not_(exists().where(base, t.c.value == c.value))
-            return exists().where(base, compare(t.c.value, c.op, c.value, dialect))
-        col = {
-            "name": RM.c.name,
-            "creation_timestamp": RM.c.creation_time,
-            "last_updated_timestamp": RM.c.last_updated_time,
-        }[c.key]
-        return compare(col, c.op, c.value, dialect)
-
-    @staticmethod
-    def _model_order(o: OrderBy) -> Any:
-        col = {
-            "name": RM.c.name,
-            "creation_timestamp": RM.c.creation_time,
-            "last_updated_timestamp": RM.c.last_updated_time,
-        }[o.key]
-        return col.asc() if o.ascending else col.desc()
 
     # -- model versions -----------------------------------------------------------------------
     def create_model_version(
@@ -484,66 +416,3 @@ class SqlRegistryStore(AliasStore, EventStore):
                 )
             }
             return self._versions(conn, {model.id: model.name}, [rows[v] for v in versions])
-
-    def search_model_versions(
-        self,
-        filter_string: str | None,
-        max_results: int,
-        order_by: Sequence[str],
-        page_token: str | None,
-    ) -> Page[ModelVersion]:
-        dialect = self._dialect()
-        query = select(MV, RM.c.name).join(RM, RM.c.id == MV.c.registered_model_id)
-        for c in parse_model_version_filter(filter_string):
-            query = query.where(self._version_cond(c, dialect))
-        orders = parse_model_version_order_by(order_by)
-        clauses = [self._version_order(o) for o in orders]
-        keys = {o.key for o in orders}
-        if "name" not in keys:
-            clauses.append(RM.c.name.asc())
-        if "version_number" not in keys:
-            clauses.append(MV.c.version.desc())
-        offset = decode_page_token(page_token)
-        with self._read() as conn:
-            rows = list(
-                conn.execute(query.order_by(*clauses).limit(max_results + 1).offset(offset))
-            )
-            page = rows[:max_results]
-            names = {r.registered_model_id: r.name for r in page}
-            items = self._versions(conn, names, page)
-        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-        return Page(items, token)
-
-    @staticmethod
-    def _version_cond(c: Comparison, dialect: str) -> Any:
-        if c.kind == "tag":
-            t = model_version_tags
-            base = and_(
-                t.c.registered_model_id == MV.c.registered_model_id,
-                t.c.version == MV.c.version,
-                t.c.key == c.key,
-            )
-            if c.op == "!=":
-                return not_(exists().where(base, t.c.value == c.value))
-            return exists().where(base, compare(t.c.value, c.op, c.value, dialect))
-        col = {
-            "name": RM.c.name,
-            "run_id": MV.c.run_id,
-            "source_path": MV.c.source,
-            "version_number": MV.c.version,
-            "creation_timestamp": MV.c.creation_time,
-            "last_updated_timestamp": MV.c.last_updated_time,
-        }[c.key]
-        return compare(col, c.op, c.value, dialect)
-
-    @staticmethod
-    def _version_order(o: OrderBy) -> Any:
-        col = {
-            "name": RM.c.name,
-            "run_id": MV.c.run_id,
-            "source_path": MV.c.source,
-            "version_number": MV.c.version,
-            "creation_timestamp": MV.c.creation_time,
-            "last_updated_timestamp": MV.c.last_updated_time,
-        }[o.key]
-        return col.asc() if o.ascending else col.desc()

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, func, or_, select, tuple_, update
+from sqlalchemy import Connection, Engine, func, select, tuple_, update
 
 from shipyard.entities import ModelVersion, ModelVersionStage, RegisteredModel
 from shipyard.errors import ModelVersionNotFound, RegisteredModelNotFound
@@ -65,6 +65,14 @@ def version_not_found(name: str, version: int | str) -> ModelVersionNotFound:
 
 
 _PAIRS_PER_QUERY = 500
+
+
+def _versions_in(model_col: Any, version_col: Any, keys: set[tuple[int, int]]) -> Any:
+    """Rows of these (model, version) pairs; for a big set, every row of their models (callers
+    filter): a bound parameter per pair would pass SQLite's limit."""
+    if len(keys) <= _PAIRS_PER_QUERY:
+        return tuple_(model_col, version_col).in_(sorted(keys))
+    return model_col.in_({m for m, _ in keys})
 
 
 class RegistryBase:
@@ -136,10 +144,7 @@ class RegistryBase:
         model_ids = {k[0] for k in keys}
         tags: dict[tuple[int, int], dict[str, str]] = defaultdict(dict)
         t_cols = model_version_tags.c
-        if len(keys) <= _PAIRS_PER_QUERY:  # only these versions' tags, not the whole model's
-            wanted = tuple_(t_cols.registered_model_id, t_cols.version).in_(sorted(keys))
-        else:  # a big page: a bound parameter per pair would pass SQLite's limit
-            wanted = t_cols.registered_model_id.in_(model_ids)
+        wanted = _versions_in(t_cols.registered_model_id, t_cols.version, keys)
         for t in conn.execute(select(model_version_tags).where(wanted)):
             if (t.registered_model_id, t.version) in keys:
                 tags[(t.registered_model_id, t.version)][t.key] = t.value
@@ -207,21 +212,12 @@ class RegistryBase:
         wanted = {(m, v) for m, _stage, v in conn.execute(latest)}
         version_rows = []
         if wanted:
-            version_rows = list(
-                conn.execute(
-                    select(MV)
-                    .where(MV.c.registered_model_id.in_(ids))
-                    .where(
-                        or_(
-                            *(
-                                and_(MV.c.registered_model_id == m, MV.c.version == v)
-                                for m, v in wanted
-                            )
-                        )
-                    )
-                    .order_by(MV.c.version)
-                )
+            found = conn.execute(
+                select(MV)
+                .where(_versions_in(MV.c.registered_model_id, MV.c.version, wanted))
+                .order_by(MV.c.version)
             )
+            version_rows = [r for r in found if (r.registered_model_id, r.version) in wanted]
         by_model: dict[int, list[ModelVersion]] = defaultdict(list)
         for mv, row in zip(self._versions(conn, names, version_rows), version_rows, strict=True):
             by_model[row.registered_model_id].append(mv)
