@@ -22,10 +22,9 @@ from typing import Any
 
 import cloudpickle
 import numpy as np
-import skops.io
-from skops.io.exceptions import UntrustedTypesFoundException
 
 from shipyard.errors import InvalidModel, UntrustedModel
+from shipyard.models._skops import skops_io
 
 __all__ = [
     "invalid_if_corrupt",
@@ -69,7 +68,7 @@ def load_pickle(path: Path, fmt: str, trusted: bool) -> Any:
 
 def skops_untrusted(path: Path) -> list[str]:
     """The types in a skops file that are neither skops' defaults nor on Shipyard's allowlist."""
-    return [name for name in skops.io.get_untrusted_types(file=path) if not _allowed(name)]
+    return [name for name in skops_io().get_untrusted_types(file=path) if not _allowed(name)]
 
 
 def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
@@ -79,12 +78,15 @@ def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
     allowlisted names (all of them, when trusted) are offered to skops, which still checks every
     type in the file against them; only if that fails is the file listed to say exactly why.
     """
+    skops = skops_io()
+    from skops.io.exceptions import UntrustedTypesFoundException
+
     offered = [name for name in hint if trusted or _allowed(name)]
     with invalid_if_corrupt(path):
         try:
-            return skops.io.load(path, trusted=offered)
+            return skops.load(path, trusted=offered)
         except UntrustedTypesFoundException:
-            listed = skops.io.get_untrusted_types(file=path)
+            listed = skops.get_untrusted_types(file=path)
     refused = [name for name in listed if not _allowed(name)]
     if refused and not trusted:
         shown = ", ".join(refused[:10]) + (" ..." if len(refused) > 10 else "")
@@ -94,7 +96,7 @@ def load_skops(path: Path, trusted: bool, hint: Sequence[str] = ()) -> Any:
             f"{_TRUST_HOW}"
         )
     with invalid_if_corrupt(path):
-        return skops.io.load(path, trusted=listed)
+        return skops.load(path, trusted=listed)
 
 
 @contextlib.contextmanager

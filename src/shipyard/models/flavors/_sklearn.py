@@ -18,7 +18,6 @@ from typing import Any, Literal
 
 import cloudpickle
 import sklearn
-import skops.io
 
 from shipyard.errors import InvalidModel, InvalidParameter
 from shipyard.models._locate import open_package
@@ -27,6 +26,7 @@ from shipyard.models._manifest import Manifest, package_file, read_manifest
 from shipyard.models._package import PackageOptions, new_package_folder, write_package
 from shipyard.models._requirements import imported_modules
 from shipyard.models._signature import Signature
+from shipyard.models._skops import skops_io
 from shipyard.models._trust import load_pickle, load_skops, skops_untrusted
 from shipyard.settings import Settings
 
@@ -104,7 +104,7 @@ def _dump(model: Any, path: Path, fmt: str) -> list[str] | None:
             cloudpickle.dump(model, handle)
         return None
     try:
-        skops.io.dump(model, path)
+        skops_io().dump(model, path)
     except Exception as exc:
         raise InvalidParameter(
             f"This model cannot be stored with skops ({exc}); pass "
@@ -117,7 +117,8 @@ def _dump(model: Any, path: Path, fmt: str) -> list[str] | None:
             "loading it will need trusted=True",
             stacklevel=3,
         )
-    return skops.io.get_untrusted_types(file=path) or None
+    untrusted: list[str] = skops_io().get_untrusted_types(file=path)
+    return untrusted or None
 
 
 def log_model(
