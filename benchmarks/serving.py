@@ -15,7 +15,8 @@ same requests are sent over keep-alive connections:
 
 MLflow runs from ``benchmarks/.venvs/mlflow`` (created on first use, see ``_servers.py``).
 
-    .venv/bin/python benchmarks/serving.py [--quick] [--rows N] [--markdown PATH]
+    .venv/bin/python benchmarks/serving.py [--quick] [--rows N] [--rounds N] [--batch-only]
+        [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -213,6 +214,7 @@ def main() -> None:
     parser.add_argument("--no-install", action="store_true", help="do not create MLflow's venv")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
     parser.add_argument("--batch-only", action="store_true", help="skip the server measurements")
+    parser.add_argument("--rounds", type=int, default=3, help="batch rounds (default 3)")
     args = parser.parse_args()
     seconds = 4.0 if args.quick else 10.0
     n = 200 if args.quick else 1000
@@ -306,45 +308,51 @@ def main() -> None:
             f"{p(without, 0.5):.2f} ms off; {logged} of {sent} rows logged after SIGTERM"
         )
 
-    # batch scoring: best of `rounds` interleaved runs (the box is shared; the best run is the
-    # one least disturbed), and the fixed start-up cost measured on a one-row file
+    # batch scoring: `--rounds` interleaved runs (the box is shared: medians, and the best run,
+    # the one least disturbed), and the fixed start-up cost measured on a one-row file
     csv, parquet = write_inputs(batch_rows)
     tiny = ROOT / "in-1.csv"
     x.head(1).to_csv(tiny, index=False)
     env = server_env()
-    cli = [str(SHIPYARD), "models", "predict", "-m", str(model), "-o", str(ROOT / "out.parquet"),
-           "--workers", str(os.cpu_count() or 1)]  # fmt: skip
+    cli = [str(SHIPYARD), "models", "predict", "-m", str(model), "-o", str(ROOT / "out.parquet")]
+    forked = [*cli, "--workers", str(os.cpu_count() or 1)]  # explicit processes, for reference
     runs: dict[str, list[float]] = {}
 
     def run(name: str, seconds: float) -> None:
         runs.setdefault(name, []).append(seconds)
 
-    for _ in range(1 if args.quick else 2):
+    for _ in range(1 if args.quick else args.rounds):
         run("single_csv", in_process(model, csv, ROOT / "single.parquet"))
         run("single_pq", in_process(model, parquet, ROOT / "single.parquet"))
         run("ship_csv", timed([*cli, "-i", str(csv)], env))
         run("ship_pq", timed([*cli, "-i", str(parquet)], env))
         run("ship_start", timed([*cli, "-i", str(tiny)], env))
+        run("ship_csv_forked", timed([*forked, "-i", str(csv)], env))
         if exe is not None:
             out = ROOT / "mlflow-out.json"
             ml = [str(exe), "models", "predict", "-m", str(model), "-t", "csv", "-o", str(out),
                   "--env-manager", "local"]  # fmt: skip
             run("ml_csv", timed([*ml, "-i", str(csv)], mlflow_env(exe)))
             run("ml_start", timed([*ml, "-i", str(tiny)], mlflow_env(exe)))
+    med = {name: statistics.median(times) for name, times in runs.items()}
     best = {name: min(times) for name, times in runs.items()}
+
+    def both(name: str) -> str:
+        return f"{med[name]:.2f} s ({best[name]:.2f})"
+
     report(
-        f"batch {batch_rows:,} rows (best of {len(runs['ship_csv'])}): in-process "
-        f"read-predict-write {best['single_csv']:.1f} s (CSV), {best['single_pq']:.1f} s "
-        f"(Parquet), model already loaded; shipyard models predict {best['ship_csv']:.1f} s "
-        f"(CSV), {best['ship_pq']:.1f} s (Parquet), of which {best['ship_start']:.1f} s is "
-        "start-up (a one-row file)"
+        f"batch {batch_rows:,} rows, median (best) of {len(runs['ship_csv'])}: in-process "
+        f"read-predict-write {both('single_csv')} (CSV), {both('single_pq')} (Parquet), model "
+        f"already loaded; shipyard models predict {both('ship_csv')} (CSV), {both('ship_pq')} "
+        f"(Parquet), start-up {both('ship_start')} (a one-row file); with --workers "
+        f"{os.cpu_count()} (forked processes) {both('ship_csv_forked')} (CSV)"
     )
     if exe is not None:
         report(
-            f"batch {batch_rows:,} rows: mlflow models predict {best['ml_csv']:.1f} s (CSV in, "
-            f"JSON out; {best['ml_start']:.1f} s start-up); shipyard is "
-            f"{best['ml_csv'] / best['ship_csv']:.1f}x (CSV), "
-            f"{best['ml_csv'] / best['ship_pq']:.1f}x (Parquet in) faster"
+            f"batch {batch_rows:,} rows: mlflow models predict {both('ml_csv')} (CSV in, JSON "
+            f"out; start-up {both('ml_start')}); shipyard is "
+            f"{med['ml_csv'] / med['ship_csv']:.1f}x (CSV), "
+            f"{med['ml_csv'] / med['ship_pq']:.1f}x (Parquet in) as fast by medians"
         )
     meta = (f"{platform.python_version()}, shipyard {shipyard.__version__}, "
             f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")  # fmt: skip

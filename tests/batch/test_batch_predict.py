@@ -16,7 +16,8 @@ import pytest
 import sqlalchemy as sa
 
 from shipyard.batch import predict, predict_sql
-from shipyard.errors import InvalidParameter
+from shipyard.batch._scoring import choose_processes
+from shipyard.errors import InvalidParameter, ShipyardError
 from shipyard.inference_log import read_inference_log
 from shipyard.pyfunc import load_model
 
@@ -25,7 +26,7 @@ def expected(model: Path, rows: pd.DataFrame) -> np.ndarray:
     return load_model(model).predict(rows.drop(columns="id"))
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_csv_to_parquet_in_input_order(
     model: Path, rows: pd.DataFrame, tmp_path: Path, workers: int
 ) -> None:
@@ -34,6 +35,7 @@ def test_csv_to_parquet_in_input_order(
                      workers=workers, chunk_rows=3_000, keep_columns=("id",))  # fmt: skip
     out = pd.read_parquet(tmp_path / "out.parquet")
     assert result.units > 4 and result.rows == len(rows)
+    assert result.processes == (workers or result.processes) and result.processes in (1, 2)
     assert out["id"].tolist() == rows["id"].tolist()
     assert (out["prediction"].to_numpy() == expected(model, rows)).all()
     assert not (tmp_path / "out.parquet.parts").exists()
@@ -70,9 +72,35 @@ def test_batch_rows_go_to_the_inference_log(
             log_root=str(tmp_path / "log"), model_name="risk", model_version="4",
             id_column="id")  # fmt: skip
     log = read_inference_log(tmp_path / "log", model="risk", version="4")
+    # one file per unit, read back in no particular order across files
+    log = log.sort_values("request_id", key=lambda ids: ids.astype(int), ignore_index=True)
     assert len(log) == 500 and (log["source"] == "batch").all()
     assert log["request_id"].tolist() == [str(i) for i in small["id"]]
     assert (log["out.prediction"].to_numpy() == expected(model, small)).all()
+
+
+def test_processes_by_default_only_for_a_model_on_one_core() -> None:
+    assert choose_processes(speedup=1.9, units=8, cores=4) == 1  # OpenMP already uses the cores
+    assert choose_processes(speedup=1.0, units=8, cores=4) == 4
+    assert choose_processes(speedup=1.0, units=3, cores=4) == 3
+    assert choose_processes(speedup=1.0, units=1, cores=4) == 1
+    assert choose_processes(speedup=1.0, units=8, cores=1) == 1
+
+
+def test_a_unit_that_fails_stops_the_job_and_keeps_the_finished_parts(
+    model: Path, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    bad = rows.astype({"f3": object})
+    bad.loc[15_000, "f3"] = "oops"  # a later unit reads f3 as text: the signature refuses it
+    bad.to_csv(tmp_path / "in.csv", index=False)
+    with pytest.raises(ShipyardError, match="f3"):
+        predict(str(model), tmp_path / "in.csv", tmp_path / "out.parquet", workers=1,
+                chunk_rows=2_000)  # fmt: skip
+    parts = tmp_path / "out.parquet.parts"
+    written = sorted(parts.glob("part-*.parquet"))
+    assert 1 <= len(written) < 10 and not (tmp_path / "out.parquet").exists()
+    assert all(pq.read_table(part).num_rows > 0 for part in written)
+    assert not list(parts.glob(".*.tmp"))
 
 
 def test_bad_inputs_are_named(model: Path, tmp_path: Path) -> None:

@@ -1,28 +1,28 @@
 """``predict(model_uri, input, output)``: score files of any size, in parallel, resumably.
 
-The input is cut into units (``_plan``); workers score units into numbered part files in
-``<output>.parts/`` (or in the output folder itself); a unit's part appears whole by a rename,
-so after an interruption ``resume=True`` scores only the missing units. When every part exists
-they are streamed, in input order, into the output file. Memory stays at about one unit per
-worker whatever the size of the input.
+The input is cut into units (``_plan``); units are scored (``_scoring``: one pipelined process
+or forked workers) into numbered part files in ``<output>.parts/`` (or in the output folder
+itself); a unit's part appears whole by a rename, so after an interruption ``resume=True`` scores
+only the missing units. When every part exists they are streamed, in input order, into the
+output file. Memory stays at a few units whatever the size of the input.
 """
 
 from __future__ import annotations
 
 import json
-import multiprocessing
+import os
 import shutil
 import uuid
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-from shipyard.batch._plan import Plan, Unit, plan_units
-from shipyard.batch._worker import WorkerSpec, close_worker, init_worker, part_name, score_unit
+from shipyard.batch._plan import Plan, plan_units
+from shipyard.batch._scoring import run_units
+from shipyard.batch._worker import WorkerSpec, part_name
 from shipyard.errors import InvalidParameter
 
 __all__ = ["BatchResult", "predict"]
@@ -36,6 +36,7 @@ class BatchResult:
     rows: int  # rows scored by this call
     units: int
     skipped_units: int  # already written by an earlier, interrupted run (resume)
+    processes: int = 1  # 1: one process, reading, predicting and writing overlapped
 
 
 def predict(
@@ -43,7 +44,7 @@ def predict(
     input: str | Path,
     output: str | Path,
     *,
-    workers: int = 1,
+    workers: int = 0,
     chunk_rows: int = 250_000,
     resume: bool = False,
     keep_columns: tuple[str, ...] = (),
@@ -56,14 +57,20 @@ def predict(
     on_plan: Callable[[int, int], None] | None = None,  # (units to score, rows estimate)
     on_unit: Callable[[int], None] | None = None,  # rows of each unit done
 ) -> BatchResult:
-    """Score ``input`` (CSV/Parquet file or folder) into ``output`` (.parquet, .csv, folder)."""
-    if chunk_rows < 1 or workers < 1:
-        raise InvalidParameter("chunk_rows and workers must be at least 1")
+    """Score ``input`` (CSV/Parquet file or folder) into ``output`` (.parquet, .csv, folder).
+
+    ``workers``: processes; 0 chooses (one, unless the model's ``predict`` runs on one core).
+    """
+    if chunk_rows < 1 or workers < 0:
+        raise InvalidParameter("chunk_rows must be at least 1 and workers at least 0")
     target = Path(output)
     single = target.suffix in (".parquet", ".csv")
     parts = target.with_name(target.name + ".parts") if single else target
-    plan = plan_units(input, chunk_rows, workers)
-    done = _prepare(parts, plan, resume)
+    # a Parquet file smaller than a unit per process is cut finer; a resumed job cuts its input
+    # as the first run did, whatever --workers says now
+    parallel = (_recorded(parts) if resume else None) or workers or os.cpu_count() or 1
+    plan = plan_units(input, chunk_rows, parallel)
+    done = _prepare(parts, plan, parallel, resume)
     todo = [u for u in plan.units if u.index not in done]
     ref_name, ref_version = _names(model_uri, model_name, model_version)
     spec = WorkerSpec(
@@ -72,11 +79,11 @@ def predict(
     )  # fmt: skip
     if on_plan is not None:
         on_plan(len(todo), sum(u.rows for u in todo))
-    rows = _run(spec, todo, workers, on_unit)
+    rows, processes = run_units(spec, todo, workers, on_unit)
     if single:
         _assemble(parts, [u.index for u in plan.units], target)
         shutil.rmtree(parts)
-    return BatchResult(target, rows, len(plan.units), len(plan.units) - len(todo))
+    return BatchResult(target, rows, len(plan.units), len(plan.units) - len(todo), processes)
 
 
 def _names(uri: str, name: str | None, version: str | None) -> tuple[str, str]:
@@ -86,7 +93,16 @@ def _names(uri: str, name: str | None, version: str | None) -> tuple[str, str]:
     return ref.name, version or ref.version or "0"
 
 
-def _prepare(parts: Path, plan: Plan, resume: bool) -> set[int]:
+def _recorded(parts: Path) -> int | None:
+    """The ``parallel`` an interrupted job planned its units with."""
+    job_file = parts / _JOB_FILE
+    if not job_file.exists():
+        return None
+    value = json.loads(job_file.read_text()).get("parallel")
+    return value if isinstance(value, int) and value > 0 else None
+
+
+def _prepare(parts: Path, plan: Plan, parallel: int, resume: bool) -> set[int]:
     """The units already written (resume), after checking they came from the same input."""
     job_file = parts / _JOB_FILE
     if resume and job_file.exists():
@@ -101,50 +117,9 @@ def _prepare(parts: Path, plan: Plan, resume: bool) -> set[int]:
             raise InvalidParameter(f"{parts} exists and is not a batch output folder")
         shutil.rmtree(parts)
     parts.mkdir(parents=True)
-    job_file.write_text(json.dumps({"fingerprint": plan.fingerprint, "units": len(plan.units)}))
+    record = {"fingerprint": plan.fingerprint, "units": len(plan.units), "parallel": parallel}
+    job_file.write_text(json.dumps(record))
     return set()
-
-
-def _run(
-    spec: WorkerSpec, units: list[Unit], workers: int, on_unit: Callable[[int], None] | None
-) -> int:
-    if not units:
-        return 0
-    from shipyard.pyfunc import load_model
-
-    # Loaded here once: a bad URI fails before any work, and forked workers share the model
-    # instead of each paying seconds of imports and loading.
-    model = load_model(spec.model_uri, spec.trusted, tracking_uri=spec.tracking_uri)
-    total = 0
-    if workers == 1 or len(units) == 1:
-        init_worker(spec, model)
-        try:
-            for unit in units:
-                rows = score_unit(unit)
-                total += rows
-                if on_unit is not None:
-                    on_unit(rows)
-        finally:
-            close_worker()
-        return total
-    methods = multiprocessing.get_all_start_methods()
-    context = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    size = min(workers, len(units))
-    with ProcessPoolExecutor(size, context, init_worker, (spec, model, 1)) as pool:
-        pending: set[Future[int]] = {pool.submit(score_unit, unit) for unit in units}
-        try:
-            while pending:
-                finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    rows = future.result()
-                    total += rows
-                    if on_unit is not None:
-                        on_unit(rows)
-        except BaseException:
-            for future in pending:
-                future.cancel()
-            raise
-    return total
 
 
 def _assemble(parts: Path, indexes: list[int], target: Path) -> None:

@@ -1,7 +1,7 @@
 """Scoring one unit: read it, predict, write its part file atomically, log it.
 
-Runs in the job's process (one worker) or in spawned worker processes, each holding one loaded
-model and one unit in memory at a time.
+Runs in the job's process (the three steps overlapped by ``_job``'s pipeline) or in forked
+worker processes, each holding one loaded model and one unit in memory at a time.
 """
 
 from __future__ import annotations
@@ -23,7 +23,16 @@ from shipyard.batch._plan import Unit
 from shipyard.inference_log import InferenceLogWriter
 from shipyard.models import PyFuncModel
 
-__all__ = ["WorkerSpec", "part_name", "score_unit", "to_table"]
+__all__ = [
+    "WorkerSpec",
+    "close_worker",
+    "init_worker",
+    "part_name",
+    "read_unit",
+    "score_unit",
+    "to_table",
+    "write_unit",
+]
 
 
 @dataclass(frozen=True)
@@ -91,23 +100,12 @@ def part_name(index: int) -> str:
 def score_unit(unit: Unit) -> int:
     """Score ``unit`` into its part file; returns the number of rows."""
     assert _current is not None, "init_worker() first"
-    worker, spec = _current, _current.spec
     started = time.perf_counter()
-    frame = _read(unit, spec)
-    predictions = worker.model.predict(frame)
-    table = to_table(predictions, len(frame))
-    for name in reversed(spec.keep_columns):
-        table = table.add_column(0, name, pa.array(frame[name]))
-    final = Path(spec.parts) / part_name(unit.index)
-    scratch = final.with_name(f".{final.name}.tmp")
-    pq.write_table(table, scratch)
-    os.replace(scratch, final)  # the part exists whole or not at all
-    if worker.writer is not None:
-        _log(worker.writer, spec, unit, frame, predictions, time.perf_counter() - started)
-    return len(frame)
+    frame = read_unit(unit, _current.spec)
+    return write_unit(unit, frame, _current.model.predict(frame), started)
 
 
-def _read(unit: Unit, spec: WorkerSpec) -> pd.DataFrame:
+def read_unit(unit: Unit, spec: WorkerSpec) -> pd.DataFrame:
     if unit.kind == "parquet":
         table = pq.ParquetFile(unit.path).read_row_groups(list(unit.row_groups))
         if unit.stop >= 0 and (unit.start, unit.stop) != (0, table.num_rows):
@@ -123,6 +121,22 @@ def _read(unit: Unit, spec: WorkerSpec) -> pd.DataFrame:
     except pa.ArrowInvalid:  # a column typed by the first block holds other values here
         table = pacsv.read_csv(io.BytesIO(data))
     return _frame(table)
+
+
+def write_unit(unit: Unit, frame: pd.DataFrame, predictions: Any, started: float) -> int:
+    """Write ``unit``'s part file atomically and log its rows; ``started``: when its read began."""
+    assert _current is not None, "init_worker() first"
+    worker, spec = _current, _current.spec
+    table = to_table(predictions, len(frame))
+    for name in reversed(spec.keep_columns):
+        table = table.add_column(0, name, pa.array(frame[name]))
+    final = Path(spec.parts) / part_name(unit.index)
+    scratch = final.with_name(f".{final.name}.tmp")
+    pq.write_table(table, scratch)
+    os.replace(scratch, final)  # the part exists whole or not at all
+    if worker.writer is not None:
+        _log(worker.writer, spec, unit, frame, predictions, time.perf_counter() - started)
+    return len(frame)
 
 
 def _frame(table: pa.Table) -> pd.DataFrame:

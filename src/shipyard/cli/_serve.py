@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import typer
@@ -84,7 +83,11 @@ def predict(
     db_url: str | None = typer.Option(None, help="SQLAlchemy URL of the database."),
     output_table: str | None = typer.Option(None, help="Table to write the scores into."),
     workers: int = typer.Option(
-        max(1, os.cpu_count() or 1), "--workers", "-w", help="Worker processes."
+        0,
+        "--workers",
+        "-w",
+        help="Worker processes (0: one, unless the model's predict uses a single core; then one "
+        "per core).",
     ),
     chunk_rows: int = typer.Option(250_000, help="Rows scored (and held in memory) per unit."),
     resume: bool = typer.Option(False, help="Keep the parts an interrupted run wrote."),
@@ -132,7 +135,7 @@ def predict(
                            resume=resume, on_plan=planned, on_unit=advance, **common)  # type: ignore[arg-type]  # fmt: skip
     console.print(
         f"Scored {result.rows} rows into {result.output} ({result.units} units, "
-        f"skipped {result.skipped_units} already written)"
+        f"skipped {result.skipped_units} already written, {result.processes} process(es))"
     )
 
 
