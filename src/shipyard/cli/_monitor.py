@@ -178,7 +178,7 @@ def _when(text: str, now: dt.datetime) -> dt.datetime:
 
     value = text.strip().lower()
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[:-1].isdigit() and value[-1:] in units:
+    if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in units:
         return now - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
     found = to_utc(text)
     assert found is not None

@@ -24,7 +24,7 @@ def _experiment_ids(client: Client, experiment: list[str]) -> list[str]:
         found = client.get_experiment_by_name(ref)
         if found is not None:
             ids.append(found.experiment_id)
-        elif ref.isdigit():
+        elif ref.isascii() and ref.isdigit():
             ids.append(client.get_experiment(ref).experiment_id)
         else:
             raise ExperimentNotFound(f"No experiment named or numbered '{ref}'.")

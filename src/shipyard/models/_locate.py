@@ -247,7 +247,7 @@ def registered_version(uri: str, client: Client) -> tuple[str, str]:
             f"{uri!r} is not a model URI: use models:/<name>/<version>, models:/<name>@<alias>, "
             "models:/<name>/<stage>, models:/<name>/latest or models:/m-<id>"
         )
-    if which.isdigit():
+    if which.isascii() and which.isdigit():
         return name, which
     stages = [] if which.lower() == "latest" else [_STAGES.get(which.lower(), which)]
     versions = client.get_latest_versions(name, stages)

@@ -155,7 +155,7 @@ def _is_dir(info: pafs.FileInfo, prefix: str) -> bool:
 
 
 def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isdigit() else (1 << 62, version)
+    return (int(version), "") if version.isascii() and version.isdigit() else (1 << 62, version)
 
 
 def _empty_dtype(column: str) -> Any:

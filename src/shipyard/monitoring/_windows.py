@@ -23,7 +23,7 @@ class WindowSpec:
 
     @classmethod
     def parse(cls, text: str | int) -> WindowSpec:
-        if isinstance(text, int) or str(text).isdigit():
+        if isinstance(text, int) or (str(text).isascii() and str(text).isdigit()):
             return cls("rows", _positive(int(text)))
         value = str(text).strip().lower()
         if value in ("hour", "hourly", "1h"):

@@ -44,6 +44,11 @@ _ACTIVE_TYPES = {
 }
 
 
+def _decimal(text: str) -> bool:
+    """ASCII digits only: ``str.isdigit`` also takes ``"²"``, which ``int`` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def create_router(settings: Settings) -> APIRouter:
     """The proxy over the repository at ``settings.artifact_root`` (a folder or ``s3://``)."""
     repo, _ = repository_for_uri(
@@ -113,11 +118,11 @@ class _Proxy:
         if not normalize_artifact_path(path):  # checked before a byte of the body is read
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
         length = request.headers.get("content-length", "")
-        if length.isdigit() and int(length) <= _INLINE_BODY and self._quick_writes:
+        if _decimal(length) and int(length) <= _INLINE_BODY and self._quick_writes:
             # a few KiB into a local folder: written on the event loop, no thread hop at all
             self._repo.put_stream(path, [await request.body()])
             return _json({})
-        if length.isdigit() and int(length) <= SMALL_BODY:  # one thread hop instead of three
+        if _decimal(length) and int(length) <= SMALL_BODY:  # one thread hop instead of three
             chunks: Iterable[bytes] = [await request.body()]
         else:
             chunks = BlockingBody(request.stream())
