@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 
 from shipyard.errors import ShipyardError
 
-__all__ = ["error_response", "install_error_handlers"]
+__all__ = ["error_response", "install_error_handlers", "response_for"]
 
 _log = logging.getLogger("shipyard.server")
 
@@ -72,35 +72,31 @@ def validation_message(exc: RequestValidationError) -> str:
     return f"Invalid value for parameter '{path}': {detail}."
 
 
-async def _shipyard_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, ShipyardError)
+def _shipyard_error(exc: ShipyardError) -> Response:
     return error_response(exc.http_status, exc.code, exc.message)
 
 
-async def _validation_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, RequestValidationError)
+def _validation_error(exc: RequestValidationError) -> Response:
     return error_response(400, "INVALID_PARAMETER_VALUE", validation_message(exc))
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, HTTPException)
+def _http_error(exc: HTTPException) -> Response:
     status = exc.status_code
     code = _STATUS_CODES.get(status, "INTERNAL_ERROR" if status >= 500 else "BAD_REQUEST")
     message = "Endpoint not found." if status in (404, 405) else str(exc.detail)
     return error_response(status, code, message)
 
 
-async def _database_busy(_request: Request, exc: Exception) -> Response:
+def _database_busy(exc: OperationalError) -> Response:
     # A locked SQLite file or a dropped PostgreSQL connection: transient, so say so (503) and
     # let the client's retry take it, rather than a 500 that reads like a bug.
     _log.warning("database unavailable: %s", exc)
     return error_response(503, "TEMPORARILY_UNAVAILABLE", "The database is busy; retry.")
 
 
-async def _value_refused(_request: Request, exc: Exception) -> Response:
+def _value_refused(exc: DataError) -> Response:
     # The database refused a value the rules let through (PostgreSQL stores no NUL in text):
     # the input is at fault, not the server. Only the driver's one-line reason goes back.
-    assert isinstance(exc, DataError)
     reason = str(exc.orig).strip().splitlines()[0] if str(exc.orig).strip() else "invalid value"
     _log.info("value refused by the database: %s", reason)
     return error_response(
@@ -108,15 +104,27 @@ async def _value_refused(_request: Request, exc: Exception) -> Response:
     )
 
 
-async def _unexpected(_request: Request, exc: Exception) -> Response:
+def response_for(exc: Exception) -> Response:
+    """The response for any failure, the same whichever path (router or fast lane) raised it."""
+    if isinstance(exc, ShipyardError):
+        return _shipyard_error(exc)
+    if isinstance(exc, RequestValidationError):
+        return _validation_error(exc)
+    if isinstance(exc, HTTPException):
+        return _http_error(exc)
+    if isinstance(exc, OperationalError):
+        return _database_busy(exc)
+    if isinstance(exc, DataError):
+        return _value_refused(exc)
     _log.exception("unhandled error", exc_info=exc)
     return error_response(500, "INTERNAL_ERROR", "Internal server error.")
 
 
+async def _handle(_request: Request, exc: Exception) -> Response:
+    return response_for(exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
-    app.add_exception_handler(ShipyardError, _shipyard_error)
-    app.add_exception_handler(RequestValidationError, _validation_error)
-    app.add_exception_handler(HTTPException, _http_error)
-    app.add_exception_handler(OperationalError, _database_busy)
-    app.add_exception_handler(DataError, _value_refused)
-    app.add_exception_handler(Exception, _unexpected)
+    for kind in (ShipyardError, RequestValidationError, HTTPException, OperationalError, DataError):
+        app.add_exception_handler(kind, _handle)
+    app.add_exception_handler(Exception, _handle)

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 
 from shipyard import wire
 from shipyard.entities import Dataset, DatasetInput, Metric, Param, Tag, ViewType
+from shipyard.server._fastlane import quick
 from shipyard.server._http import (
     MAX_BODY_BYTES,
     FastJSONRoute,
@@ -52,6 +53,7 @@ def _dataset_input(item: DatasetInputIn) -> DatasetInput:
 
 
 @router.post("/runs/create")
+@quick
 def create_run(request: Request, body: CreateRun) -> Response:
     run = store_of(request).create_run(
         experiment_id=body.experiment_id or _DEFAULT_EXPERIMENT_ID,
@@ -74,6 +76,7 @@ def get_run(
 
 
 @router.post("/runs/update")
+@quick
 def update_run(request: Request, body: UpdateRun) -> Response:
     info = store_of(request).update_run_info(
         run_id_of(body.run_id, body.run_uuid),
@@ -85,12 +88,14 @@ def update_run(request: Request, body: UpdateRun) -> Response:
 
 
 @router.post("/runs/delete")
+@quick
 def delete_run(request: Request, body: RunRef) -> Response:
     store_of(request).delete_run(run_id_of(body.run_id, body.run_uuid))
     return empty()
 
 
 @router.post("/runs/restore")
+@quick
 def restore_run(request: Request, body: RunRef) -> Response:
     store_of(request).restore_run(run_id_of(body.run_id, body.run_uuid))
     return empty()
@@ -113,6 +118,7 @@ def search_runs(request: Request, body: SearchRuns) -> Response:
 
 
 @router.post("/runs/log-metric")
+@quick
 def log_metric(request: Request, body: LogMetric) -> Response:
     metric = Metric(
         body.key,
@@ -128,6 +134,7 @@ def log_metric(request: Request, body: LogMetric) -> Response:
 
 
 @router.post("/runs/log-parameter")
+@quick
 def log_param(request: Request, body: LogParam) -> Response:
     param = Param(body.key, body.value)
     store_of(request).log_batch(run_id_of(body.run_id, body.run_uuid), params=[param])
@@ -135,6 +142,7 @@ def log_param(request: Request, body: LogParam) -> Response:
 
 
 @router.post("/runs/set-tag")
+@quick
 def set_tag(request: Request, body: SetTag) -> Response:
     tag = Tag(body.key, body.value)
     store_of(request).log_batch(run_id_of(body.run_id, body.run_uuid), tags=[tag])
@@ -142,12 +150,14 @@ def set_tag(request: Request, body: SetTag) -> Response:
 
 
 @router.post("/runs/delete-tag")
+@quick
 def delete_tag(request: Request, body: DeleteTag) -> Response:
     store_of(request).delete_tag(run_id_of(body.run_id, body.run_uuid), required(body.key, "key"))
     return empty()
 
 
 @router.post("/runs/log-batch")
+@quick
 def log_batch(request: Request, body: LogBatch) -> Response:
     store_of(request).log_batch(
         run_id_of(body.run_id, body.run_uuid),

@@ -29,6 +29,8 @@ from shipyard.server import (
 )
 from shipyard.server._artifact_proxy import create_router, disabled_router
 from shipyard.server._errors import install_error_handlers
+from shipyard.server._fastlane import FastLane, lane_routes
+from shipyard.server._http import MAX_BODY_BYTES
 from shipyard.settings import Settings
 from shipyard.store import TrackingStore
 from shipyard.tracking import TrackingService
@@ -124,4 +126,7 @@ def create_app(
     for prefix in API_PREFIXES:
         for router in tracking_routers:
             app.include_router(router, prefix=prefix, include_in_schema=prefix == API_PREFIXES[0])
+    lanes = lane_routes(API_PREFIXES, tracking_routers)
+    sqlite = settings.backend_store_uri.startswith("sqlite")
+    app.add_middleware(FastLane, routes=lanes, max_body=MAX_BODY_BYTES, inline_quick=sqlite)
     return app
