@@ -136,6 +136,10 @@ def test_update_run(service: TrackingService) -> None:
     info = service.update_run_info(run_id, "FINISHED", 999, "renamed")
     assert (info.status, info.end_time, info.run_name) == ("FINISHED", 999, "renamed")
     assert service.get_run(run_id).data.tags["mlflow.runName"] == "renamed"
+    assert info == service.get_run_info(run_id)  # what an update returns is what is stored
+    again = service.update_run_info(run_id, status="KILLED")
+    assert again == service.get_run_info(run_id)
+    assert (again.status, again.end_time, again.run_name) == ("KILLED", 999, "renamed")
     with pytest.raises(InvalidParameter):
         service.update_run_info(run_id, "DONE")
 
@@ -290,6 +294,12 @@ def test_required_tags_block_finishing(service: TrackingService) -> None:
         "audited", tags=[Tag(REQUIRED_TAGS_KEY, "owner,data_version")]
     )
     run_id = _run(service, exp_id)
+    assert service.store.get_run_experiment_tags(run_id) == {
+        REQUIRED_TAGS_KEY: "owner,data_version"
+    }
+    assert service.store.get_run_experiment_tags(_run(service)) == {}
+    with pytest.raises(RunNotFound):
+        service.store.get_run_experiment_tags("0123456789abcdef0123456789abcdef")
     service.log_batch(run_id, tags=[Tag("owner", "me")])
     with pytest.raises(MissingRequiredTags) as err:
         service.update_run_info(run_id, "FINISHED", 10)

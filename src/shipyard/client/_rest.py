@@ -244,6 +244,9 @@ class RestStore(LoggedModelRest):
     def get_run_tags(self, run_id: str) -> dict[str, str]:
         return self.get_run(run_id).data.tags
 
+    def get_run_experiment_tags(self, run_id: str) -> dict[str, str]:
+        return self.get_experiment(self.get_run_info(run_id).experiment_id).tags
+
     def get_run(self, run_id: str) -> Run:
         with _not_found_as(RunNotFound):
             out = self._get("runs/get", {"run_id": run_id, "run_uuid": run_id})

@@ -114,6 +114,9 @@ class TrackingService(LoggedModelRules):
     def get_run_tags(self, run_id: str) -> dict[str, str]:
         return self.store.get_run_tags(v.check_run_id(run_id))
 
+    def get_run_experiment_tags(self, run_id: str) -> dict[str, str]:
+        return self.store.get_run_experiment_tags(v.check_run_id(run_id))
+
     def update_run_info(
         self,
         run_id: str,
@@ -129,10 +132,10 @@ class TrackingService(LoggedModelRules):
         return self.store.update_run_info(run_id, status, end_time, run_name)
 
     def _check_required_tags(self, run_id: str) -> None:
-        # Cheap reads first: most experiments have no policy, and then the run's tags are not read.
-        exp = self.store.get_experiment(self.store.get_run_info(run_id).experiment_id)
-        if REQUIRED_TAGS_KEY in exp.tags:
-            check_required_tags(run_id, exp.tags, self.store.get_run_tags(run_id))
+        # One cheap read first: most experiments have no policy, and then run tags are not read.
+        exp_tags = self.store.get_run_experiment_tags(run_id)
+        if REQUIRED_TAGS_KEY in exp_tags:
+            check_required_tags(run_id, exp_tags, self.store.get_run_tags(run_id))
 
     def delete_run(self, run_id: str) -> None:
         self.store.delete_run(v.check_run_id(run_id))

@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Row, select
+from sqlalchemy import Connection, Row, bindparam, select
 
 from shipyard.entities import (
     Dataset,
@@ -47,6 +47,11 @@ RUN_COLUMNS = (
 )
 
 
+_EXPERIMENT_TAGS = select(experiment_tags).where(
+    experiment_tags.c.experiment_id.in_(bindparam("ids", expanding=True))
+)
+
+
 def metric_value(value: float, is_nan: bool) -> float:
     return math.nan if is_nan else value
 
@@ -69,8 +74,7 @@ def load_experiments(conn: Connection, rows: Sequence[Row[Any]]) -> list[Experim
     ids = [r.experiment_id for r in rows]
     tag_map: dict[int, dict[str, str]] = defaultdict(dict)
     if ids:
-        q = select(experiment_tags).where(experiment_tags.c.experiment_id.in_(ids))
-        for t in conn.execute(q):
+        for t in conn.execute(_EXPERIMENT_TAGS, {"ids": ids}):
             tag_map[t.experiment_id][t.key] = t.value
     return [
         Experiment(

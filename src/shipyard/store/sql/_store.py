@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
@@ -58,6 +59,15 @@ _DELETED = LifecycleStage.DELETED.value
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
 _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
+_EXPERIMENT_ROW = select(experiments).where(
+    experiments.c.experiment_id == bindparam("experiment_id")
+)
+_INSERT_RUN = insert(runs)
+_RUN_EXPERIMENT_TAGS = (
+    select(experiment_tags.c.key, experiment_tags.c.value)
+    .join(runs, runs.c.experiment_id == experiment_tags.c.experiment_id)
+    .where(runs.c.run_uuid == bindparam("run_id"))
+)
 
 
 def _now_ms() -> int:
@@ -170,9 +180,7 @@ class SqlStore(LoggedModelStore):
         return str(exp_id)
 
     def _experiment_row(self, conn: Connection, experiment_id: str) -> Any:
-        row = conn.execute(
-            select(experiments).where(experiments.c.experiment_id == _exp_key(experiment_id))
-        ).first()
+        row = conn.execute(_EXPERIMENT_ROW, {"experiment_id": _exp_key(experiment_id)}).first()
         if row is None:
             raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
         return row
@@ -285,16 +293,17 @@ class SqlStore(LoggedModelStore):
                     f"Current state is {exp.lifecycle_stage}."
                 )
             conn.execute(
-                insert(runs).values(
-                    run_uuid=run_id,
-                    name=name,
-                    experiment_id=exp.experiment_id,
-                    user_id=user_id,
-                    status=RunStatus.RUNNING.value,
-                    start_time=start_time,
-                    artifact_uri=_run_artifact_uri(exp.artifact_location, run_id),
-                    lifecycle_stage=_ACTIVE,
-                )
+                _INSERT_RUN,
+                {
+                    "run_uuid": run_id,
+                    "name": name,
+                    "experiment_id": exp.experiment_id,
+                    "user_id": user_id,
+                    "status": RunStatus.RUNNING.value,
+                    "start_time": start_time,
+                    "artifact_uri": _run_artifact_uri(exp.artifact_location, run_id),
+                    "lifecycle_stage": _ACTIVE,
+                },
             )
             conn.execute(
                 insert(schema.tags),
@@ -338,6 +347,12 @@ class SqlStore(LoggedModelStore):
             self._run_row(conn, run_id)
             return dict(conn.execute(select(t.key, t.value).where(t.run_uuid == run_id)).all())
 
+    def get_run_experiment_tags(self, run_id: str) -> dict[str, str]:
+        """The tags of the run's experiment, in one read (checked on every run that finishes)."""
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            return dict(conn.execute(_RUN_EXPERIMENT_TAGS, {"run_id": run_id}).all())
+
     def get_run(self, run_id: str) -> Run:
         with self._read() as conn:
             return load_runs(conn, [self._run_row(conn, run_id)])[0]
@@ -350,7 +365,7 @@ class SqlStore(LoggedModelStore):
         run_name: str | None = None,
     ) -> RunInfo:
         with self._write() as conn:
-            self._active_run(conn, run_id)
+            row = self._active_run(conn, run_id)
             values: dict[str, Any] = {}
             if status is not None:
                 values["status"] = status
@@ -362,7 +377,13 @@ class SqlStore(LoggedModelStore):
                 conn.execute(stmt, [{"run_uuid": run_id, "key": _RUN_NAME_TAG, "value": run_name}])
             if values:
                 conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
-            return run_info(self._run_row(conn, run_id))
+        # The row as it was, with what this update changed: no second read.
+        return replace(
+            run_info(row),
+            status=values.get("status", row.status),
+            end_time=values.get("end_time", row.end_time),
+            run_name=values.get("name", row.name or ""),
+        )
 
     def _set_run_stage(self, run_id: str, stage: str) -> None:
         with self._write() as conn:
