@@ -121,6 +121,27 @@ def test_oversized_body_is_a_413(iris_model: Path) -> None:
     assert answer.status_code == 413
 
 
+def test_a_body_in_chunks_and_a_streamed_body_over_the_limit(
+    iris_model: Path, iris_rows: pd.DataFrame
+) -> None:
+    rows = iris_rows.iloc[[5, 95]]
+    body = orjson.dumps({"dataframe_split": {"columns": list(rows.columns),
+                                             "data": rows.to_numpy().tolist()}})  # fmt: skip
+    pieces = [body[i : i + 16] for i in range(0, len(body), 16)]  # chunked: no content-length
+    app = build_app(ServingConfig(str(iris_model), max_body_bytes=len(body) + 10))
+    with TestClient(app) as small:
+        headers = {"content-type": "application/json", "x-request-id": "c-1"}
+        answer = small.post("/invocations", content=iter(pieces), headers=headers)
+        assert answer.status_code == 200, answer.text
+        assert answer.json() == {"predictions": expected(iris_model, rows)}
+        assert answer.headers["x-request-id"] == "c-1"
+        assert answer.headers["content-type"] == "application/json"
+        too_big = small.post("/invocations", content=iter([*pieces, b" " * 64]),
+                             headers={"content-type": "application/json"})  # fmt: skip
+        assert too_big.status_code == 413
+        assert "server's limit" in too_big.json()["message"]
+
+
 def test_health_version_and_ping(client: TestClient) -> None:
     assert client.get("/ping").status_code == 200
     assert client.get("/health").status_code == 200

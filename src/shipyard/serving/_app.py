@@ -3,6 +3,8 @@
 Each request reads the served model once (``holder.current``), so an alias swap in the middle
 never mixes versions; the answer names the version in ``X-Model-Version``. Small requests predict
 on the event loop (a thread hop costs more than scoring a few rows); large ones on a thread.
+``POST /invocations`` is answered straight from ASGI (``_fastpath``), the other routes by
+Starlette; both go through ``_Scorer.score``.
 """
 
 from __future__ import annotations
@@ -14,12 +16,13 @@ import hmac
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pandas as pd
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -30,6 +33,7 @@ from shipyard.inference_log import InferenceLogWriter
 from shipyard.serving._codec import decode_invocation, encode_json, encode_predictions
 from shipyard.serving._config import ServingConfig
 from shipyard.serving._errors import PayloadTooLarge, WebhookRejected
+from shipyard.serving._fastpath import Answer, InvocationsFastPath, check_length
 from shipyard.serving._oip import decode_infer, encode_infer, model_metadata
 from shipyard.serving._source import Loader, Resolver, Served
 from shipyard.serving._state import ServingState, build_state
@@ -83,7 +87,8 @@ def build_app(
         Route("/v2/models/{name}/infer", scorer.infer, methods=["POST"]),
         Route("/v2/models/{name}/versions/{version}/infer", scorer.infer, methods=["POST"]),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan)
+    fast = Middleware(InvocationsFastPath, scorer=scorer, limit=config.max_body_bytes)
+    app = Starlette(routes=routes, middleware=[fast], lifespan=lifespan)
     app.state.serving = state
     return app
 
@@ -117,22 +122,43 @@ class _Scorer:
         return await self._score(request, "oip")
 
     async def _score(self, request: Request, source: str) -> Response:
+        def check(served: Served) -> None:
+            _check_model(request, served)
+
+        answer = await self.score(
+            source,
+            request.headers.get("x-request-id"),
+            request.headers.get("content-type"),
+            lambda: self._body(request),
+            check if source == "oip" else None,
+        )
+        headers = {"x-request-id": answer.request_id, "x-model-version": answer.version}
+        return Response(answer.payload, answer.status, headers, media_type=_JSON)
+
+    async def score(
+        self,
+        source: str,
+        request_id: str | None,
+        content_type: str | None,
+        read_body: Callable[[], Awaitable[bytes]],
+        check: Callable[[Served], None] | None = None,
+    ) -> Answer:
+        """One scoring request, whatever carried it (Starlette, or the ASGI fast path)."""
         started = time.perf_counter()
-        request_id = request.headers.get("x-request-id") or uuid.uuid4().hex
+        request_id = request_id or uuid.uuid4().hex
         served = self.state.holder.current
         data: Any = None
         predictions: Any = None
         status, error, code = 200, None, "INTERNAL_ERROR"
         try:
-            if source == "oip":
-                _check_model(request, served)
-            body = await self._body(request)
+            if check is not None:
+                check(served)
+            body = await read_body()
             if source == "oip":
                 data, params, body_id = decode_infer(body, served)
                 predictions = await self._predict(served, data, params)
                 payload = encode_json(encode_infer(predictions, served, body_id))
             else:
-                content_type = request.headers.get("content-type")
                 data, params = decode_invocation(body, content_type, served)
                 predictions = await self._predict(served, data, params)
                 payload = encode_predictions(predictions)
@@ -154,8 +180,7 @@ class _Scorer:
         self.state.metrics.observe(source, status, seconds, rows)
         if self.state.writer is not None:
             self._log(served, source, request_id, data, predictions, seconds, error)
-        headers = {"x-request-id": request_id, "x-model-version": served.version}
-        return Response(payload, status, headers, media_type=_JSON)
+        return Answer(status, payload, request_id, served.version)
 
     async def _predict(self, served: Served, data: Any, params: dict[str, Any] | None) -> Any:
         batcher = self.state.batcher
@@ -169,9 +194,7 @@ class _Scorer:
 
     async def _body(self, request: Request) -> bytes:
         limit = self.config.max_body_bytes
-        length = request.headers.get("content-length")
-        if length is not None and length.isdigit() and int(length) > limit:
-            raise PayloadTooLarge(f"The body is {length} bytes; this server accepts {limit}")
+        check_length(request.headers.get("content-length"), limit)
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():

@@ -94,7 +94,10 @@ def _split_frame(value: Any, served: Served) -> pd.DataFrame:
     if served.numeric and data and isinstance(data[0], list):
         block = _numeric_block(data)
         if block is not None and (columns is None or len(columns) == block.shape[1]):
-            return pd.DataFrame(block, columns=columns, copy=False)
+            names: Any = columns
+            if served.column_index is not None and tuple(columns or ()) == served.columns:
+                names = served.column_index
+            return pd.DataFrame(block, columns=names, copy=False)
     widths = {len(row) for row in data if isinstance(row, list)}
     if len(widths) > 1:
         raise BadRequest(

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+import pandas as pd
+
 from shipyard.errors import NotFound
 from shipyard.inference_log._table import ProbaFn
 from shipyard.models import PyFuncModel
@@ -70,6 +72,9 @@ class Served:
     columns: tuple[str, ...] | None  # the signature's column names, if column-based
     numeric: bool  # every signature column is float/double (fast JSON -> NumPy path)
     proba: ProbaFn | None
+    # ``columns`` as a pandas Index, built once: a request naming exactly these columns reuses
+    # it (building an Index per request costs more than the rest of decoding a one-row table)
+    column_index: pd.Index | None = None
 
 
 def load_served(name: str, version: str, uri: str, loader: Loader) -> Served:
@@ -82,7 +87,8 @@ def load_served(name: str, version: str, uri: str, loader: Loader) -> Served:
         columns = tuple(str(n) for n in inputs.names)
         numeric = all(getattr(s, "type", "") in ("double", "float") for s in inputs.specs)
     version = version or str(model.metadata.model_uuid or "0")[:12]
-    return Served(name, version, uri, model, columns, numeric, _proba_fn(model, columns))
+    index = pd.Index(list(columns)) if columns is not None else None
+    return Served(name, version, uri, model, columns, numeric, _proba_fn(model, columns), index)
 
 
 def _proba_fn(model: PyFuncModel, columns: tuple[str, ...] | None) -> ProbaFn | None:
