@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import http.client
 import json
 import socket
@@ -17,7 +18,12 @@ from typing import Any
 import pytest
 
 from shipyard.server._protocol import set_nodelay
-from shipyard.server._run import PROXY_ARTIFACT_ROOT, absolute_root, tracking_artifact_root
+from shipyard.server._run import (
+    PROXY_ARTIFACT_ROOT,
+    absolute_root,
+    tracking_artifact_root,
+    tune_gc,
+)
 from shipyard.settings import Settings
 
 
@@ -112,3 +118,14 @@ def test_no_serve_artifacts_hands_out_the_real_folder(
     assert response.status == 503 and body["error_code"] == "TEMPORARILY_UNAVAILABLE"
     assert "--no-serve-artifacts" in body["message"]
     assert not list((tmp_path / "plain" / "artifacts").rglob("a.txt"))
+
+
+def test_tune_gc_freezes_start_up_objects_and_raises_the_threshold() -> None:
+    before = gc.get_threshold()
+    try:
+        tune_gc()
+        assert gc.get_threshold() == (10_000, 50, 50)
+        assert gc.get_freeze_count() > 10_000  # the modules and objects imported so far
+    finally:
+        gc.unfreeze()
+        gc.set_threshold(*before)

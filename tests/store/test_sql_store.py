@@ -7,6 +7,7 @@ import threading
 
 import pytest
 
+from shipyard import wire
 from shipyard.entities import Dataset, DatasetInput, Metric, Param, RunStatus, Tag, ViewType
 from shipyard.errors import (
     AlreadyExists,
@@ -489,3 +490,42 @@ def test_concurrent_create_same_experiment(service: TrackingService) -> None:
 
 def test_run_status_values() -> None:
     assert RunStatus("KILLED").is_terminal and not RunStatus("RUNNING").is_terminal
+
+
+def test_runs_json_matches_the_entities(service: TrackingService) -> None:
+    """The server's wire-form read path gives exactly what encoding the entities gives."""
+    exp_id = service.create_experiment("wire-form")
+    full, bare = _run(service, exp_id, "full"), _run(service, exp_id, "bare", start=2)
+    points = [
+        Metric("nan", math.nan, 5, 0),
+        Metric("inf", math.inf, 5, 0),
+        Metric("ninf", -math.inf, 5, 0),
+        Metric("acc", 0.1 + 0.2, 7, 3),
+        Metric("acc", 0.5, 6, 2),
+    ]
+    service.log_batch(full, metrics=points, params=[Param("p", "1")], tags=[Tag("t", "x")])
+    ds = Dataset("d", "digest", "code", "{}", None, None)
+    service.log_inputs(full, [DatasetInput(ds, (Tag("mlflow.data.context", "eval"),))], ["m-in"])
+    service.log_outputs(full, [("m-out", 4)])
+    service.update_run_info(full, "FINISHED", 99)
+
+    runs = service.search_runs([exp_id], order_by=["attributes.start_time"])
+    json_runs = service.search_runs_json([exp_id], order_by=["attributes.start_time"])
+    assert json_runs.items == [wire.run_to_json(r) for r in runs.items]
+    first = json_runs.items[0]
+    assert first["info"]["run_id"] == full and "end_time" in first["info"]
+    by_key = {m["key"]: m["value"] for m in first["data"]["metrics"]}
+    assert by_key == {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "acc": 0.1 + 0.2}
+    assert first["inputs"]["model_inputs"] == [{"model_id": "m-in"}]
+    assert first["outputs"] == {"model_outputs": [{"model_id": "m-out", "step": 4}]}
+    assert (
+        json_runs.items[1]["info"]["run_id"] == bare
+        and "end_time" not in json_runs.items[1]["info"]
+    )
+
+    history = service.get_metric_history(full, "acc", max_results=1)
+    history_json = service.get_metric_history_json(full, "acc", max_results=1)
+    assert history_json.items == [wire.metric_to_json(m) for m in history.items]
+    assert history_json.next_page_token == history.next_page_token is not None
+    rest = service.get_metric_history_json(full, "acc", page_token=history.next_page_token)
+    assert [m["value"] for m in rest.items] == [0.1 + 0.2]

@@ -302,6 +302,16 @@ class RestStore(LoggedModelRest):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> Page[Metric]:
+        page = self.get_metric_history_json(run_id, key, max_results, page_token)
+        return Page([wire.metric_from_json(m) for m in page.items], page.next_page_token)
+
+    def get_metric_history_json(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[Json]:
         params = {
             "run_id": run_id,
             "metric_key": key,
@@ -310,8 +320,7 @@ class RestStore(LoggedModelRest):
         }
         with _not_found_as(RunNotFound):
             out = self._get("metrics/get-history", params)
-        items = [wire.metric_from_json(m) for m in out.get("metrics") or ()]
-        return Page(items, out.get("next_page_token") or None)
+        return Page(list(out.get("metrics") or ()), out.get("next_page_token") or None)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
@@ -338,6 +347,20 @@ class RestStore(LoggedModelRest):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
+        page = self.search_runs_json(
+            experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+        return Page([wire.run_from_json(r) for r in page.items], page.next_page_token)
+
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Json]:
         body: Json = {
             "experiment_ids": [str(e) for e in experiment_ids],
             "run_view_type": ViewType(view_type).value,
@@ -349,5 +372,4 @@ class RestStore(LoggedModelRest):
         if page_token:
             body["page_token"] = page_token
         out = self._post("runs/search", body)
-        items = [wire.run_from_json(r) for r in out.get("runs") or ()]
-        return Page(items, out.get("next_page_token") or None)
+        return Page(list(out.get("runs") or ()), out.get("next_page_token") or None)

@@ -37,13 +37,13 @@ def get_metric_history(
     page_token: Annotated[str | None, Query()] = None,
     max_results: Annotated[Int32 | None, Query()] = None,
 ) -> Response:
-    page = store_of(request).get_metric_history(
+    page = store_of(request).get_metric_history_json(
         run_id_of(run_id, run_uuid),
         required(metric_key, "metric_key"),
         max_results=max_results,
         page_token=page_token or None,
     )
-    out: dict[str, Any] = {"metrics": [wire.metric_to_json(m) for m in page.items]}
+    out: dict[str, Any] = {"metrics": page.items}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return json_response(out)

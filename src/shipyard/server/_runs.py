@@ -103,7 +103,7 @@ def restore_run(request: Request, body: RunRef) -> Response:
 
 @router.post("/runs/search")
 def search_runs(request: Request, body: SearchRuns) -> Response:
-    page = store_of(request).search_runs(
+    page = store_of(request).search_runs_json(
         experiment_ids=body.experiment_ids,
         filter_string=body.filter or None,
         view_type=ViewType(body.run_view_type or "ACTIVE_ONLY"),
@@ -111,7 +111,7 @@ def search_runs(request: Request, body: SearchRuns) -> Response:
         order_by=body.order_by,
         page_token=body.page_token or None,
     )
-    out: dict[str, object] = {"runs": [wire.run_to_json(r) for r in page.items]}
+    out: dict[str, object] = {"runs": page.items}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return json_response(out)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
 from shipyard.entities import (
     DatasetInput,
@@ -94,6 +94,13 @@ class TrackingStore(Protocol):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> Page[Metric]: ...
+    def get_metric_history_json(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[dict[str, Any]]: ...
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
     ) -> None: ...
@@ -107,6 +114,15 @@ class TrackingStore(Protocol):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]: ...
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[dict[str, Any]]: ...
 
     # logged models (MLflow 3); ``status`` is a ``LoggedModelStatus`` value
     def create_logged_model(

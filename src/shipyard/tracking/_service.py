@@ -7,6 +7,7 @@ reaches one through the server), so limits, key syntax and required tags are che
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from shipyard.entities import (
     DatasetInput,
@@ -170,6 +171,19 @@ class TrackingService(LoggedModelRules):
             v.check_max_results(max_results, self.limits.max_history_results)
         return self.store.get_metric_history(v.check_run_id(run_id), key, max_results, page_token)
 
+    def get_metric_history_json(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[dict[str, Any]]:
+        if max_results is not None:
+            v.check_max_results(max_results, self.limits.max_history_results)
+        return self.store.get_metric_history_json(
+            v.check_run_id(run_id), key, max_results, page_token
+        )
+
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
     ) -> None:
@@ -190,5 +204,19 @@ class TrackingService(LoggedModelRules):
     ) -> Page[Run]:
         v.check_max_results(max_results, self.limits.max_search_results)
         return self.store.search_runs(
+            experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[dict[str, Any]]:
+        v.check_max_results(max_results, self.limits.max_search_results)
+        return self.store.search_runs_json(
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )

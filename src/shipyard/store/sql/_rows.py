@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Row, bindparam, select
@@ -31,8 +32,17 @@ from shipyard.store.sql._schema import (
     runs,
     tags,
 )
+from shipyard.wire import dataset_input_to_json, double_to_json, run_info_to_json
 
-__all__ = ["RUN_COLUMNS", "load_experiments", "load_runs", "metric_value", "run_info"]
+__all__ = [
+    "RUN_COLUMNS",
+    "load_experiments",
+    "load_runs",
+    "metric_json",
+    "metric_value",
+    "run_info",
+    "runs_json",
+]
 
 RUN_COLUMNS = (
     runs.c.run_uuid,
@@ -119,18 +129,35 @@ def _inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class _Children:
+    """A page of runs' data, grouped by run id: the rows as the driver gave them."""
+
+    params: dict[str, list[tuple[Any, ...]]]
+    tags: dict[str, list[tuple[Any, ...]]]
+    metrics: dict[str, list[tuple[Any, ...]]]
+    links: dict[str, list[tuple[Any, ...]]]
+    inputs: dict[str, list[DatasetInput]]
+
+
+def _children(conn: Connection, ids: list[str]) -> _Children:
+    lm = latest_metrics.c
+    io = run_model_io.c
+    return _Children(
+        params=_group(conn, ids, params.c.run_uuid, params.c.key, params.c.value),
+        tags=_group(conn, ids, tags.c.run_uuid, tags.c.key, tags.c.value),
+        metrics=_group(conn, ids, lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step),
+        links=_group(conn, ids, io.run_uuid, io.model_id, io.direction, io.step),
+        inputs=_inputs(conn, ids),
+    )
+
+
 def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     """Full runs for a page of run rows, in the rows' order (a fixed number of queries)."""
     ids = [r.run_uuid for r in rows]
     if not ids:
         return []
-    p = _group(conn, ids, params.c.run_uuid, params.c.key, params.c.value)
-    t = _group(conn, ids, tags.c.run_uuid, tags.c.key, tags.c.value)
-    lm = latest_metrics.c
-    m = _group(conn, ids, lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step)
-    io = _group(conn, ids, run_model_io.c.run_uuid, run_model_io.c.model_id,
-                run_model_io.c.direction, run_model_io.c.step)  # fmt: skip
-    ins = _inputs(conn, ids)
+    c = _children(conn, ids)
     nan = math.nan
     result = []
     for r in rows:
@@ -138,21 +165,68 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
         data = RunData(
             metrics=[
                 Metric(key, nan if is_nan else value, ts, step)
-                for _, key, value, is_nan, ts, step in m.get(rid, ())
+                for _, key, value, is_nan, ts, step in c.metrics.get(rid, ())
             ],
-            params={key: value for _, key, value in p.get(rid, ())},
-            tags={key: value for _, key, value in t.get(rid, ())},
+            params={key: value for _, key, value in c.params.get(rid, ())},
+            tags={key: value for _, key, value in c.tags.get(rid, ())},
         )
-        links = io.get(rid, ())
+        links = c.links.get(rid, ())
         result.append(
             Run(
                 info=run_info(r),
                 data=data,
-                inputs=ins.get(rid, []),
+                inputs=c.inputs.get(rid, []),
                 model_inputs=[mid for _, mid, direction, _ in links if direction == "input"],
                 model_outputs=[
                     (mid, st) for _, mid, direction, st in links if direction == "output"
                 ],
             )
+        )
+    return result
+
+
+def metric_json(key: str, value: float, is_nan: bool, ts: int, step: int) -> dict[str, Any]:
+    # NaN and ±inf travel as strings; ``value - value`` is 0.0 for every finite value.
+    out = value if value - value == 0 else double_to_json(value)
+    return {"key": key, "value": "NaN" if is_nan else out, "timestamp": ts, "step": step}
+
+
+def runs_json(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
+    """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows.
+
+    The server's read path (a page of 1,000 runs holds ~25,000 child rows): no entities in
+    between halves the time of a page. ``test_runs_json_matches_the_entities`` holds the two
+    to the same output.
+    """
+    ids = [r.run_uuid for r in rows]
+    if not ids:
+        return []
+    c = _children(conn, ids)
+    result = []
+    for r in rows:
+        rid = r.run_uuid
+        data: dict[str, Any] = {}
+        if m := c.metrics.get(rid):
+            data["metrics"] = [metric_json(*row[1:]) for row in m]
+        if p := c.params.get(rid):
+            data["params"] = [{"key": key, "value": value} for _, key, value in p]
+        if t := c.tags.get(rid):
+            data["tags"] = [{"key": key, "value": value} for _, key, value in t]
+        inputs: dict[str, Any] = {}
+        if ins := c.inputs.get(rid):
+            inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in ins]
+        outputs: dict[str, Any] = {}
+        if links := c.links.get(rid):
+            if ins_ := [{"model_id": mid} for _, mid, d, _ in links if d == "input"]:
+                inputs["model_inputs"] = ins_
+            if outs := [{"model_id": mid, "step": st} for _, mid, d, st in links if d == "output"]:
+                outputs["model_outputs"] = outs
+        result.append(
+            {
+                "info": run_info_to_json(run_info(r)),
+                "data": data,
+                "inputs": inputs,
+                "outputs": outputs,
+            }
         )
     return result

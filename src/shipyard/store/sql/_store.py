@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -45,7 +45,13 @@ from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
-from shipyard.store.sql._rows import RUN_COLUMNS, load_experiments, load_runs, run_info
+from shipyard.store.sql._rows import (
+    RUN_COLUMNS,
+    load_experiments,
+    load_runs,
+    run_info,
+    runs_json,
+)
 from shipyard.store.sql._schema import experiment_tags, experiments, runs
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlStore"]
@@ -55,6 +61,9 @@ _RUN_NAME_TAG = "mlflow.runName"
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 
+
+T = TypeVar("T")
+Json = dict[str, Any]
 
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
@@ -442,6 +451,19 @@ class SqlStore(LoggedModelStore):
             self._run_row(conn, run_id)
             return _writes.history(conn, run_id, key, offset, max_results)
 
+    def get_metric_history_json(
+        self,
+        run_id: str,
+        key: str,
+        max_results: int | None = None,
+        page_token: str | None = None,
+    ) -> Page[Json]:
+        """``get_metric_history`` with each point already in its wire form."""
+        offset = decode_page_token(page_token)
+        with self._read() as conn:
+            self._run_row(conn, run_id)
+            return _writes.history_json(conn, run_id, key, offset, max_results)
+
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
     ) -> None:
@@ -467,6 +489,34 @@ class SqlStore(LoggedModelStore):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
+        return self._search(
+            load_runs, experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+
+    def search_runs_json(
+        self,
+        experiment_ids: Sequence[str],
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] = (),
+        page_token: str | None = None,
+    ) -> Page[Json]:
+        """``search_runs`` with each run already in its wire form (the server's read path)."""
+        return self._search(
+            runs_json, experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        )
+
+    def _search(
+        self,
+        load: Callable[[Connection, Sequence[Any]], list[T]],
+        experiment_ids: Sequence[str],
+        filter_string: str | None,
+        view_type: ViewType,
+        max_results: int,
+        order_by: Sequence[str],
+        page_token: str | None,
+    ) -> Page[T]:
         offset = decode_page_token(page_token)
         exp_ids = [_search.experiment_id_or_none(e) for e in experiment_ids]
         phases = _search.run_query(
@@ -478,7 +528,7 @@ class SqlStore(LoggedModelStore):
         )
         with self._read() as conn:
             rows = _search.fetch_phases(conn, phases, offset, max_results + 1)
-            items = load_runs(conn, rows[:max_results])
+            items = load(conn, rows[:max_results])
         token = encode_page_token(offset + max_results) if len(rows) > max_results else None
         return Page(items, token)
 

@@ -14,6 +14,7 @@ from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
 from shipyard.store.search import encode_page_token
 from shipyard.store.sql._dialect import dialect_insert, fetch_tuples, upsert
+from shipyard.store.sql._rows import metric_json
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -28,6 +29,7 @@ from shipyard.store.sql._schema import (
 
 __all__ = [
     "history",
+    "history_json",
     "insert_metrics",
     "insert_params",
     "link_dataset",
@@ -139,9 +141,9 @@ def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> N
     )
 
 
-def history(
+def _history_rows(
     conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
-) -> Page[Metric]:
+) -> tuple[list[tuple[Any, ...]], str | None]:
     m = metrics.c
     q = (
         select(m.key, m.value, m.is_nan, m.timestamp, m.step)
@@ -155,9 +157,24 @@ def history(
     token = None
     if max_results is not None and len(rows) > max_results:
         rows, token = rows[:max_results], encode_page_token(offset + max_results)
+    return rows, token
+
+
+def history(
+    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+) -> Page[Metric]:
+    rows, token = _history_rows(conn, run_id, key, offset, max_results)
     nan = math.nan
     items = [Metric(k, nan if is_nan else v, ts, step) for k, v, is_nan, ts, step in rows]
     return Page(items, token)
+
+
+def history_json(
+    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+) -> Page[dict[str, Any]]:
+    """``history`` in wire form, without a ``Metric`` per point in between."""
+    rows, token = _history_rows(conn, run_id, key, offset, max_results)
+    return Page([metric_json(*row) for row in rows], token)
 
 
 def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: DatasetInput) -> None:
