@@ -61,3 +61,22 @@ def test_requests_with_many_rows_or_params_skip_the_batcher(
     answers, metrics = asyncio.run(concurrently(build_app(config), bodies))
     assert [status for status, _ in answers] == [200, 200]
     assert histogram(metrics, "count") == 0
+
+
+def test_numeric_split_bodies_share_calls_with_records_bodies(
+    iris_model: Path, iris_rows: pd.DataFrame
+) -> None:
+    """``dataframe_split`` bodies of numbers (the fast decoding path) and ``dataframe_records``
+    bodies are batched side by side, each answered with its own row."""
+    config = ServingConfig(str(iris_model), micro_batch_max_size=64, micro_batch_max_wait_ms=20)
+    expected = load_model(iris_model).predict(iris_rows).tolist()
+    columns = list(iris_rows.columns)
+    bodies: list[dict[str, Any]] = [
+        {"dataframe_split": {"columns": columns, "data": [iris_rows.iloc[i].tolist()]}}
+        if i % 2
+        else {"dataframe_records": [iris_rows.iloc[i].to_dict()]}
+        for i in range(100)
+    ]
+    answers, metrics = asyncio.run(concurrently(build_app(config), bodies))
+    assert answers == [(200, {"predictions": [expected[i]]}) for i in range(100)]
+    assert histogram(metrics, "count") < 40
