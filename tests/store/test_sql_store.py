@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import threading
 
+import orjson
 import pytest
 
 from shipyard import wire
@@ -503,7 +504,9 @@ def test_runs_json_matches_the_entities(service: TrackingService) -> None:
         Metric("acc", 0.1 + 0.2, 7, 3),
         Metric("acc", 0.5, 6, 2),
     ]
-    service.log_batch(full, metrics=points, params=[Param("p", "1")], tags=[Tag("t", "x")])
+    odd = 'a "quoted"\nline\\ \t é 🚀 \u0001'  # what JSON must escape, and more
+    pairs = [Param("p", "1"), Param("odd", odd)], [Tag("t", "x"), Tag("o", odd)]
+    service.log_batch(full, metrics=points, params=pairs[0], tags=pairs[1])
     ds = Dataset("d", "digest", "code", "{}", None, None)
     service.log_inputs(full, [DatasetInput(ds, (Tag("mlflow.data.context", "eval"),))], ["m-in"])
     service.log_outputs(full, [("m-out", 4)])
@@ -511,17 +514,17 @@ def test_runs_json_matches_the_entities(service: TrackingService) -> None:
 
     runs = service.search_runs([exp_id], order_by=["attributes.start_time"])
     json_runs = service.search_runs_json([exp_id], order_by=["attributes.start_time"])
-    assert json_runs.items == [wire.run_to_json(r) for r in runs.items]
-    first = json_runs.items[0]
+    encoded = orjson.loads(orjson.dumps(json_runs.items))  # params and tags are JSON fragments
+    assert encoded == [wire.run_to_json(r) for r in runs.items]
+    first = encoded[0]
     assert first["info"]["run_id"] == full and "end_time" in first["info"]
     by_key = {m["key"]: m["value"] for m in first["data"]["metrics"]}
     assert by_key == {"nan": "NaN", "inf": "Infinity", "ninf": "-Infinity", "acc": 0.1 + 0.2}
     assert first["inputs"]["model_inputs"] == [{"model_id": "m-in"}]
     assert first["outputs"] == {"model_outputs": [{"model_id": "m-out", "step": 4}]}
-    assert (
-        json_runs.items[1]["info"]["run_id"] == bare
-        and "end_time" not in json_runs.items[1]["info"]
-    )
+    assert {"key": "odd", "value": odd} in first["data"]["params"]
+    assert {"key": "o", "value": odd} in first["data"]["tags"]
+    assert encoded[1]["info"]["run_id"] == bare and "end_time" not in encoded[1]["info"]
 
     history = service.get_metric_history(full, "acc", max_results=1)
     history_json = service.get_metric_history_json(full, "acc", max_results=1)
