@@ -111,9 +111,11 @@ def shipyard_server(model: Path, port: int, *extra: str) -> contextlib.AbstractC
     return serving(cmd, port, server_env(), ROOT / f"shipyard-{port}.log")
 
 
-def mlflow_server(exe: Path, model: Path, port: int) -> contextlib.AbstractContextManager[None]:
+def mlflow_server(
+    exe: Path, model: Path, port: int, workers: int = 1
+) -> contextlib.AbstractContextManager[None]:
     cmd = [str(exe), "models", "serve", "-m", str(model), "--env-manager", "local",
-           "--host", HOST, "--port", str(port), "--workers", "1"]  # fmt: skip
+           "--host", HOST, "--port", str(port), "--workers", str(workers)]  # fmt: skip
     return serving(cmd, port, mlflow_env(exe), ROOT / f"mlflow-{port}.log")
 
 
@@ -269,21 +271,48 @@ def main() -> None:
                    f"{r['rps8']:.0f} req/s ({failed8} failed); 1,000-row requests "
                    f"{r['rows_s']:,.0f} rows/s")  # fmt: skip
 
-        # micro-batching, 64 concurrent one-row clients
-        for label, extra in (
-            ("off", []),
-            ("on", ["--micro-batch", "64", "--micro-batch-wait-ms", "2"]),
-        ):
-            port = free_port()
-            with shipyard_server(model, port, *extra):
-                rps, failed = throughput(port, one, 64, seconds)
-                if label == "on":
-                    rps8_on, _ = throughput(port, one, 8, seconds)
-                    report(f"shipyard, 8 clients, micro-batching on: {rps8_on:.0f} req/s")
-            results.setdefault("micro", {})[label] = rps
-            report(
-                f"shipyard, 64 clients, micro-batching {label}: {rps:.0f} req/s ({failed} failed)"
-            )
+        # both with one worker per core: 8 concurrent one-row clients, alternating servers
+        cores = os.cpu_count() or 1
+        multi: dict[str, list[float]] = {}
+        multi_servers: list[tuple[str, Any]] = [
+            ("shipyard", lambda port: shipyard_server(model, port, "--workers", str(cores)))
+        ]
+        if exe is not None:
+            multi_servers.append(("mlflow", lambda port: mlflow_server(exe, model, port, cores)))
+        for _ in range(2):
+            for name, start in multi_servers:
+                port = free_port()
+                with start(port):
+                    latencies(port, one, 50)
+                    multi.setdefault(name, []).append(throughput(port, one, 8, seconds)[0])
+        line = f"8 clients, --workers {cores} each: shipyard " + "/".join(
+            f"{r:.0f}" for r in multi["shipyard"]
+        )
+        if "mlflow" in multi:
+            ratio = statistics.median(multi["shipyard"]) / statistics.median(multi["mlflow"])
+            line += " req/s, mlflow " + "/".join(f"{r:.0f}" for r in multi["mlflow"])
+            line += f" req/s ({ratio:.1f}x by medians)"
+        report(line)
+
+        # micro-batching, 64 concurrent one-row clients, off and on alternating
+        micro: dict[str, list[float]] = {}
+        for _ in range(2):
+            for label, extra in (
+                ("off", []),
+                ("on", ["--micro-batch", "64", "--micro-batch-wait-ms", "2"]),
+            ):
+                port = free_port()
+                with shipyard_server(model, port, *extra):
+                    latencies(port, one, 50)
+                    rps, failed = throughput(port, one, 64, seconds)
+                    if label == "on" and "on8" not in micro:
+                        micro["on8"] = [throughput(port, one, 8, seconds)[0]]
+                micro.setdefault(label, []).append(rps)
+                report(f"shipyard, 64 clients, micro-batching {label}: {rps:.0f} req/s "
+                       f"({failed} failed)")  # fmt: skip
+        ratio = statistics.median(micro["on"]) / statistics.median(micro["off"])
+        report(f"shipyard, 64 clients: micro-batching on/off {ratio:.1f}x by medians; 8 clients "
+               f"with it on: {micro['on8'][0]:.0f} req/s")  # fmt: skip
 
         # the inference log: latency with and without, and nothing lost at a clean shutdown
         log_root = ROOT / "inference-log"

@@ -79,12 +79,11 @@ def test_batch_rows_go_to_the_inference_log(
     assert (log["out.prediction"].to_numpy() == expected(model, small)).all()
 
 
-def test_processes_by_default_only_for_a_model_on_one_core() -> None:
-    assert choose_processes(speedup=1.9, units=8, cores=4) == 1  # OpenMP already uses the cores
-    assert choose_processes(speedup=1.0, units=8, cores=4) == 4
-    assert choose_processes(speedup=1.0, units=3, cores=4) == 3
-    assert choose_processes(speedup=1.0, units=1, cores=4) == 1
-    assert choose_processes(speedup=1.0, units=8, cores=1) == 1
+def test_one_process_per_core_by_default_at_most_one_per_unit() -> None:
+    assert choose_processes(units=8, cores=4) == 4
+    assert choose_processes(units=3, cores=4) == 3
+    assert choose_processes(units=1, cores=4) == 1
+    assert choose_processes(units=8, cores=1) == 1
 
 
 def test_a_unit_that_fails_stops_the_job_and_keeps_the_finished_parts(

@@ -59,7 +59,8 @@ def predict(
 ) -> BatchResult:
     """Score ``input`` (CSV/Parquet file or folder) into ``output`` (.parquet, .csv, folder).
 
-    ``workers``: processes; 0 chooses (one, unless the model's ``predict`` runs on one core).
+    ``workers``: forked processes of one model thread each, 0 for one per core; 1 scores in
+    this process, reading and writing while the model predicts with its own threads.
     """
     if chunk_rows < 1 or workers < 0:
         raise InvalidParameter("chunk_rows must be at least 1 and workers at least 0")

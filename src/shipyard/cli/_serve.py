@@ -86,8 +86,8 @@ def predict(
         0,
         "--workers",
         "-w",
-        help="Worker processes (0: one, unless the model's predict uses a single core; then one "
-        "per core).",
+        help="Worker processes of one model thread each (0: one per core); 1: one process that "
+        "reads and writes while the model predicts, with the model's own threads.",
     ),
     chunk_rows: int = typer.Option(250_000, help="Rows scored (and held in memory) per unit."),
     resume: bool = typer.Option(False, help="Keep the parts an interrupted run wrote."),
