@@ -7,7 +7,6 @@ import uuid
 from collections.abc import Callable
 
 import pandas as pd
-import sqlalchemy as sa
 
 from shipyard.batch._worker import to_table
 from shipyard.errors import InvalidParameter
@@ -36,6 +35,8 @@ def predict_sql(
 
     The table is written in one transaction: a failure leaves no half-written table behind.
     """
+    import sqlalchemy as sa  # imported here: scoring files must not pay for it
+
     from shipyard.batch._job import _names
     from shipyard.pyfunc import load_model
 

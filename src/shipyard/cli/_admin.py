@@ -10,8 +10,6 @@ from rich.filesize import decimal
 from shipyard.cli._common import console, err_console, handle_errors
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Settings
-from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
-from shipyard.tracking._gc import collect_garbage
 
 db_app = typer.Typer(help="Database schema: show the version, upgrade.", no_args_is_help=True)
 
@@ -28,6 +26,8 @@ def _db_uri(uri: str | None) -> str:
 @handle_errors
 def current(backend_store_uri: str | None = BackendUri) -> None:
     """Print the schema revision of the database and the one this Shipyard needs."""
+    from shipyard.store.sql import current_revision, head_revision, make_engine
+
     engine = make_engine(_db_uri(backend_store_uri))
     console.print(f"database: {current_revision(engine) or 'empty'}; needed: {head_revision()}")
 
@@ -36,6 +36,8 @@ def current(backend_store_uri: str | None = BackendUri) -> None:
 @handle_errors
 def upgrade_(backend_store_uri: str | None = BackendUri) -> None:
     """Migrate the database schema to this Shipyard's version (back it up first)."""
+    from shipyard.store.sql import current_revision, make_engine, upgrade
+
     engine = make_engine(_db_uri(backend_store_uri))
     before = current_revision(engine)
     upgrade(engine)
@@ -74,6 +76,9 @@ def gc(
 ) -> None:
     """Permanently remove deleted runs, experiments and logged models, with their artifacts,
     and abandoned multipart uploads. Whatever a registered model version uses is kept."""
+    from shipyard.store.sql import SqlStore
+    from shipyard.tracking._gc import collect_garbage
+
     settings = Settings.from_env()
     root = artifact_root or settings.artifact_root
     store = SqlStore(_db_uri(backend_store_uri), root)
