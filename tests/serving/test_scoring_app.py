@@ -296,3 +296,31 @@ def test_webhook_needs_a_valid_signature(iris_model: Path) -> None:
             == 403
         )
         assert app.post("/-/registry-webhook", content=body).status_code == 403
+
+
+def test_aggregate_inputs_logs_no_raw_value_and_needs_a_reference(
+    iris_model: Path, iris_rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    import shipyard.sklearn
+    from shipyard.errors import InvalidModel
+    from shipyard.inference_log import read_inference_aggregates
+
+    with pytest.raises(InvalidModel, match="reference_data"):  # iris_model has no profile
+        build_app(ServingConfig(str(iris_model), log_root=str(tmp_path / "x"),
+                                log_input_aggregates=True))  # fmt: skip
+    profiled = tmp_path / "profiled"
+    estimator = load_model(iris_model).unwrap()
+    shipyard.sklearn.save_model(estimator, profiled, input_example=iris_rows.head(3),
+                                reference_data=iris_rows)  # fmt: skip
+    config = ServingConfig(str(profiled), name="iris", log_root=str(tmp_path / "log"),
+                           log_input_aggregates=True)  # fmt: skip
+    with TestClient(build_app(config)) as scoring:
+        for i in range(20):
+            rows = iris_rows.iloc[[i, 149 - i]].to_dict(orient="records")
+            assert scoring.post("/invocations", json={"dataframe_records": rows}).status_code == 200
+    logged = read_inference_log(tmp_path / "log", model="iris")
+    assert len(logged) == 40 and not [c for c in logged.columns if c.startswith("in.")]
+    summaries = read_inference_aggregates(tmp_path / "log", model="iris")
+    assert summaries["rows"].sum() == 40
+    columns = orjson.loads(summaries["aggregates"].iloc[0])["columns"]
+    assert sorted(columns) == [f"in.{c}" for c in sorted(iris_rows.columns)]

@@ -38,6 +38,11 @@ def serve(
     ),
     salt_file: Path | None = typer.Option(None, help="File holding the salt of hashed columns."),
     log_inputs: bool = typer.Option(True, help="Log input values (off: outputs only)."),
+    aggregate_inputs: bool = typer.Option(
+        False,
+        help="Log no raw input value: inputs only as per-flush drift sketches on the model's "
+        "reference profile (hashed columns stay hashes).",
+    ),
     max_body_mb: float = typer.Option(64.0, help="Largest request body accepted (MiB)."),
     micro_batch: int = typer.Option(
         0, help="Merge up to N concurrent one-row requests into one predict (0: off)."
@@ -63,6 +68,7 @@ def serve(
         model_threads=model_threads,
         log_root=inference_log,
         log_inputs=log_inputs,
+        log_input_aggregates=aggregate_inputs,
         log_hash_columns=tuple(hash_column),
         log_salt=_read_secret(salt_file) or "",
     )

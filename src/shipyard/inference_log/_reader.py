@@ -13,6 +13,8 @@ import pyarrow.parquet as pq
 
 from shipyard.errors import UnsupportedModelFormat
 from shipyard.inference_log._format import (
+    AGGREGATES_DIR,
+    AGGREGATES_SCHEMA,
     BASE_SCHEMA,
     FORMAT_VERSION,
     METADATA_KEY,
@@ -21,7 +23,7 @@ from shipyard.inference_log._format import (
 from shipyard.inference_log._fs import open_root
 from shipyard.settings import S3Settings
 
-__all__ = ["read_inference_log"]
+__all__ = ["read_inference_aggregates", "read_inference_log"]
 
 
 def read_inference_log(
@@ -50,6 +52,34 @@ def read_inference_log(
     if end is not None:
         frame = frame[frame["timestamp"] < end]
     return frame.sort_values("timestamp", kind="stable").reset_index(drop=True)
+
+
+def read_inference_aggregates(
+    root: str | Path,
+    model: str | None = None,
+    version: str | int | None = None,
+    since: dt.datetime | str | None = None,
+    until: dt.datetime | str | None = None,
+    *,
+    s3: S3Settings | None = None,
+    filesystem: pafs.FileSystem | None = None,
+) -> pd.DataFrame:
+    """The input summaries of an "aggregates only" log whose window overlaps ``[since, until)``:
+    ``window_start``, ``window_end``, ``model_name``, ``model_version``, ``rows``,
+    ``aggregates`` (JSON text), oldest first."""
+    fs, base = open_root(root, s3, filesystem)
+    start, end = _utc(since), _utc(until)
+    paths = _files(fs, f"{base}/{AGGREGATES_DIR}", model, version, start, end)
+    tables = [_read(fs, path) for path in paths]
+    if not tables:
+        empty: pd.DataFrame = AGGREGATES_SCHEMA.empty_table().to_pandas()
+        return empty
+    frame: pd.DataFrame = pa.concat_tables(tables).to_pandas()
+    if start is not None:
+        frame = frame[frame["window_end"] >= start]
+    if end is not None:
+        frame = frame[frame["window_start"] < end]
+    return frame.sort_values("window_start", kind="stable").reset_index(drop=True)
 
 
 def _files(

@@ -15,7 +15,7 @@ import pyarrow as pa
 
 from shipyard.inference_log._format import BASE_SCHEMA, FORMAT_VERSION, METADATA_KEY
 
-__all__ = ["Privacy", "ProbaFn", "Record", "build_tables"]
+__all__ = ["InputAggregator", "Privacy", "ProbaFn", "Record", "build_tables", "input_frame"]
 
 _log = logging.getLogger("shipyard.inference_log")
 
@@ -23,14 +23,23 @@ _log = logging.getLogger("shipyard.inference_log")
 # request path) for many requests at once.
 ProbaFn = Callable[[Any], tuple[Sequence[Any], Any]]
 
+# ``aggregate(model_name, model_version, inputs, start, end) -> summary``: a JSON-able summary of
+# one flush's inputs (columns named ``in.<column>``) between two epoch times, or None to write
+# nothing. The log stores it as given; ``shipyard.monitoring.InputProfiler`` makes mergeable
+# drift sketches. Given by the layer that knows the model (the server, batch scoring).
+InputAggregator = Callable[[str, str, pd.DataFrame, float, float], Mapping[str, Any] | None]
+
 
 @dataclass(frozen=True, slots=True)
 class Privacy:
-    """Which inputs reach the log: none at all, or some columns only as salted sha256 hashes."""
+    """Which inputs reach the log's rows: none at all, or some columns only as salted sha256
+    hashes; ``aggregates``: no raw value at all (hashed columns still as hashes), the inputs
+    being summarized per flush in the aggregates files instead."""
 
     log_inputs: bool = True
     hash_columns: frozenset[str] = frozenset()
     salt: str = ""
+    aggregates: bool = False
 
     def hash(self, values: pd.Series) -> list[str | None]:
         salt = self.salt.encode()
@@ -117,20 +126,28 @@ def _base(records: list[Record]) -> pd.DataFrame:
 def _inputs(records: list[Record], privacy: Privacy) -> list[pd.DataFrame]:
     if not privacy.log_inputs:
         return []
-    joined = _stacked([r.inputs for r in records])
+    joined = input_frame(records)
     if joined is None:
-        frames = [_as_frame(r.inputs, r.rows) for r in records]
-        if all(f.shape[1] == 0 for f in frames):
-            return []
-        joined = pd.concat(frames, ignore_index=True)
+        return []
     columns: dict[str, Any] = {}
     for name in joined.columns:
         key = str(name)
         if key in privacy.hash_columns:
             columns[f"in_hash.{key}"] = privacy.hash(joined[name])
-        else:
+        elif not privacy.aggregates:
             columns[f"in.{key}"] = joined[name].to_numpy()
-    return [pd.DataFrame(columns, index=range(len(joined)))]
+    return [pd.DataFrame(columns, index=range(len(joined)))] if columns else []
+
+
+def input_frame(records: list[Record]) -> pd.DataFrame | None:
+    """The records' inputs as one frame (original column names), None when they have none."""
+    joined = _stacked([r.inputs for r in records])
+    if joined is None:
+        frames = [_as_frame(r.inputs, r.rows) for r in records]
+        if all(f.shape[1] == 0 for f in frames):
+            return None
+        joined = pd.concat(frames, ignore_index=True)
+    return joined
 
 
 def _outputs(records: list[Record]) -> list[pd.DataFrame]:

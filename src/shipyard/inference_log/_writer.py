@@ -1,7 +1,9 @@
 """``InferenceLogWriter``: append predictions without slowing the request that made them.
 
 ``log()`` only puts a reference on a bounded in-memory queue (a few microseconds); a background
-thread turns batches of records into Parquet files, one per model version and day. When the
+thread turns batches of records into Parquet files, one per model version and day (and, with an
+``input_aggregator``, one summary of the inputs per model version and hour instead of the raw
+input values). When the
 queue is full the record is dropped, counted in ``dropped`` and reported in the process log:
 answering the request matters more than logging it. ``close()`` writes everything still queued.
 """
@@ -9,6 +11,7 @@ answering the request matters more than logging it. ``close()`` writes everythin
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import threading
 import time
@@ -17,13 +20,28 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from shipyard.errors import InvalidParameter
-from shipyard.inference_log._format import SOURCES, part_path
+from shipyard.inference_log._format import (
+    AGGREGATES_SCHEMA,
+    FORMAT_VERSION,
+    METADATA_KEY,
+    SOURCES,
+    aggregates_path,
+    part_path,
+)
 from shipyard.inference_log._fs import open_root
-from shipyard.inference_log._table import Privacy, ProbaFn, Record, build_tables
+from shipyard.inference_log._table import (
+    InputAggregator,
+    Privacy,
+    ProbaFn,
+    Record,
+    build_tables,
+    input_frame,
+)
 from shipyard.settings import S3Settings
 
 __all__ = ["InferenceLogWriter"]
@@ -45,6 +63,7 @@ class InferenceLogWriter:
         log_inputs: bool = True,
         hash_columns: Iterable[str] = (),
         salt: str = "",
+        input_aggregator: InputAggregator | None = None,
         s3: S3Settings | None = None,
         filesystem: pafs.FileSystem | None = None,
         clock: Callable[[], float] = time.time,
@@ -54,7 +73,10 @@ class InferenceLogWriter:
         self.root = str(root)
         self._fs, self._base = open_root(root, s3, filesystem)
         self._local = isinstance(self._fs, pafs.LocalFileSystem)
-        self._privacy = Privacy(log_inputs, frozenset(hash_columns), salt)
+        self._privacy = Privacy(
+            log_inputs, frozenset(hash_columns), salt, aggregates=input_aggregator is not None
+        )
+        self._aggregate = input_aggregator
         self._max_rows = max_queue_rows
         self._flush_rows = flush_rows
         self._interval = flush_interval
@@ -177,19 +199,66 @@ class InferenceLogWriter:
             else:
                 self.written += rows
                 self.files += 1
+        if self._aggregate is not None:
+            self._write_aggregates(batch)
 
     def _write_file(self, model: str, version: str, day: dt.date, records: list[Record]) -> None:
         for table in build_tables(records, self._privacy):
-            relative = part_path(model, version, day, dt.datetime.now(dt.UTC))
-            path = f"{self._base}/{relative}"
-            folder, _, name = path.rpartition("/")
-            self._fs.create_dir(folder, recursive=True)
-            if not self._local:  # an object store publishes an object whole
-                pq.write_table(table, path, filesystem=self._fs)
-                continue
-            scratch = f"{folder}/.{name}.tmp"  # readers skip dot files; a rename publishes it
-            pq.write_table(table, scratch, filesystem=self._fs)
-            self._fs.move(scratch, path)
+            self._publish(table, part_path(model, version, day, dt.datetime.now(dt.UTC)))
+
+    def _publish(self, table: pa.Table, relative: str) -> None:
+        path = f"{self._base}/{relative}"
+        folder, _, name = path.rpartition("/")
+        self._fs.create_dir(folder, recursive=True)
+        if not self._local:  # an object store publishes an object whole
+            pq.write_table(table, path, filesystem=self._fs)
+            return
+        scratch = f"{folder}/.{name}.tmp"  # readers skip dot files; a rename publishes it
+        pq.write_table(table, scratch, filesystem=self._fs)
+        self._fs.move(scratch, path)
+
+    def _write_aggregates(self, batch: list[Record]) -> None:
+        """One summary of the inputs per model version and hour of this flush."""
+        assert self._aggregate is not None
+        groups: dict[tuple[str, str, int], list[Record]] = {}
+        for record in batch:
+            if record.status == "ok":
+                hour = int(record.time // 3600)
+                groups.setdefault((record.model_name, record.model_version, hour), []).append(
+                    record
+                )
+        for (model, version, _), records in groups.items():
+            try:
+                self._write_summary(model, version, records)
+            except Exception as exc:  # a summary that fails must not stop the rows or serving
+                self.write_errors += 1
+                _log.error("inference log: could not write input aggregates: %s", exc)
+
+    def _write_summary(self, model: str, version: str, records: list[Record]) -> None:
+        assert self._aggregate is not None
+        inputs = input_frame(records)
+        if inputs is None:
+            return
+        hashed = self._privacy.hash_columns
+        inputs = inputs[[c for c in inputs.columns if str(c) not in hashed]]
+        inputs.columns = [f"in.{c}" for c in inputs.columns]
+        start, end = min(r.time for r in records), max(r.time for r in records)
+        summary = self._aggregate(model, version, inputs, start, end)
+        if summary is None:
+            return
+        table = pa.table(
+            {
+                "window_start": [int(start * 1_000_000)],
+                "window_end": [int(end * 1_000_000)],
+                "model_name": [model],
+                "model_version": [version],
+                "rows": [len(inputs)],
+                "aggregates": [json.dumps(summary, separators=(",", ":"))],
+            }
+        ).cast(AGGREGATES_SCHEMA)
+        table = table.replace_schema_metadata({METADATA_KEY: FORMAT_VERSION.encode()})
+        day = dt.datetime.fromtimestamp(start, dt.UTC).date()
+        self._publish(table, aggregates_path(model, version, day, dt.datetime.now(dt.UTC)))
 
     def _report_drop(self) -> None:
         now = time.monotonic()

@@ -2,6 +2,7 @@
 operational health from the inference log, reports, and a policy whose alerts act."""
 
 from shipyard.monitoring._actions import ActionContext
+from shipyard.monitoring._aggregates import InputProfiler, input_profile
 from shipyard.monitoring._drift import DriftSettings, column_drift, dataset_drift
 from shipyard.monitoring._labels import LabelStore, join_labels
 from shipyard.monitoring._log import read_log
@@ -17,6 +18,7 @@ from shipyard.monitoring._windows import WindowSpec
 __all__ = [
     "ActionContext",
     "DriftSettings",
+    "InputProfiler",
     "LabelStore",
     "Monitor",
     "MonitorPolicy",
@@ -26,6 +28,7 @@ __all__ = [
     "build_report",
     "column_drift",
     "dataset_drift",
+    "input_profile",
     "join_labels",
     "load_policy",
     "load_reference",

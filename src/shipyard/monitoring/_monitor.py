@@ -19,6 +19,7 @@ from urllib.parse import quote
 import pandas as pd
 
 from shipyard.errors import InvalidParameter
+from shipyard.monitoring._aggregates import stored_input_profiles
 from shipyard.monitoring._drift import DriftSettings, dataset_drift
 from shipyard.monitoring._labels import LabelStore, join_labels
 from shipyard.monitoring._log import list_versions, read_log, to_utc
@@ -85,9 +86,18 @@ class Monitor:
         if todo:
             frame = read_log(self.log_root, model, version, todo[0], todo[-1] + HOUR, self._s3)
             buckets = _hour_buckets(frame)
+            summaries = (  # inputs of an "aggregates only" log
+                stored_input_profiles(
+                    self.log_root, model, version, reference, todo[0], todo[-1] + HOUR, self._s3
+                )
+                if reference.columns
+                else {}
+            )
             for hour in todo:
                 rows = buckets.get(hour, frame.iloc[0:0])
                 profile = WindowProfile.build(rows, reference, hour, hour + HOUR)
+                if hour in summaries:
+                    profile = profile.merge(summaries[hour])
                 if hour + HOUR + self._grace <= self.now():
                     self._store(model, version, profile)
                 found[hour] = profile

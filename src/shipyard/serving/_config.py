@@ -25,6 +25,8 @@ class ServingConfig:
     micro_batch_max_wait_ms: float = 2.0
     log_root: str | None = None  # inference log folder or s3:// URI; None: no log
     log_inputs: bool = True
+    # inputs only as per-flush aggregates (drift sketches on the reference profile's grid)
+    log_input_aggregates: bool = False
     log_hash_columns: tuple[str, ...] = ()
     log_salt: str = ""
     log_probabilities: bool = True

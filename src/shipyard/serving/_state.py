@@ -7,7 +7,8 @@ import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from shipyard.inference_log import InferenceLogWriter
+from shipyard.errors import ShipyardError
+from shipyard.inference_log import InferenceLogWriter, InputAggregator
 from shipyard.models import PyFuncModel
 from shipyard.serving._batcher import MicroBatcher
 from shipyard.serving._config import ServingConfig
@@ -17,6 +18,7 @@ from shipyard.serving._source import (
     Loader,
     RegistryResolver,
     Resolver,
+    Served,
     load_served,
     parse_model_uri,
 )
@@ -52,6 +54,29 @@ def limit_threads(threads: int) -> None:
         from threadpoolctl import threadpool_limits
 
         threadpool_limits(threads)
+
+
+def _input_profiler(config: ServingConfig, holder: ModelHolder) -> InputAggregator:
+    """Input summaries on the reference profile of the version that answered; the served
+    model must have one (a version swapped in without one logs no input summaries)."""
+    from shipyard.monitoring import InputProfiler, Reference, load_reference
+
+    served = holder.current
+    references: dict[str, Reference | None] = {
+        served.version: load_reference(served.uri, tracking_uri=config.tracking_uri)
+    }  # raises InvalidModel, naming the missing profile, before the server listens
+
+    def remember(old: Served, new: Served) -> None:
+        try:
+            references[new.version] = load_reference(new.uri, tracking_uri=config.tracking_uri)
+        except ShipyardError as exc:
+            _log.warning(
+                "version %s: no input summaries in the inference log: %s", new.version, exc
+            )
+            references[new.version] = None
+
+    holder.on_swap.append(remember)
+    return InputProfiler(lambda model, version: references.get(version))
 
 
 def build_state(
@@ -97,6 +122,9 @@ def build_state(
             log_inputs=config.log_inputs,
             hash_columns=config.log_hash_columns,
             salt=config.log_salt,
+            input_aggregator=_input_profiler(config, holder)
+            if config.log_input_aggregates
+            else None,
         )
     if writer is not None:
         log = writer
