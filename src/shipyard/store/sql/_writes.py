@@ -115,8 +115,21 @@ _INSERT_POINTS = (
 )
 
 
-def _points_sql(conn: Connection) -> str:
-    return _INSERT_POINTS.format(p="?" if conn.dialect.paramstyle == "qmark" else "%s")
+# PostgreSQL takes a batch as one statement over arrays: executemany costs a round trip (or a
+# pipeline entry) per point.
+_INSERT_POINTS_PG = (
+    "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) "
+    "SELECT %s, * FROM unnest(%s::text[], %s::bigint[], %s::bigint[], %s::float8[], %s::bool[]) "
+    "ON CONFLICT DO NOTHING"
+)
+
+
+def _insert_points(conn: Connection, run_id: str, rows: list[tuple[Any, ...]]) -> None:
+    if conn.dialect.name == "postgresql":
+        _, keys, stamps, steps, values, nans = (list(col) for col in zip(*rows, strict=True))
+        conn.exec_driver_sql(_INSERT_POINTS_PG, (run_id, keys, stamps, steps, values, nans))
+    else:
+        conn.exec_driver_sql(_INSERT_POINTS.format(p="?"), rows)
 
 
 def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> None:
@@ -130,7 +143,7 @@ def insert_metrics(conn: Connection, run_id: str, points: Sequence[Metric]) -> N
         cur = latest.get(m.key)
         if cur is None or (m.step, m.timestamp) >= (cur[0], cur[1]):
             latest[m.key] = (m.step, m.timestamp, value, nan)
-    conn.exec_driver_sql(_points_sql(conn), rows)
+    _insert_points(conn, run_id, rows)
     stmt = _latest_upsert(conn.dialect.name)
     conn.execute(
         stmt,
