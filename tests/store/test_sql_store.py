@@ -20,6 +20,7 @@ from shipyard.errors import (
     MissingRequiredTags,
     RunNotFound,
 )
+from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore
 from shipyard.tracking import REQUIRED_TAGS_KEY, TrackingService
 
@@ -513,7 +514,7 @@ def test_runs_json_matches_the_entities(service: TrackingService) -> None:
     service.update_run_info(full, "FINISHED", 99)
 
     runs = service.search_runs([exp_id], order_by=["attributes.start_time"])
-    json_runs = service.search_runs_json([exp_id], order_by=["attributes.start_time"])
+    json_runs = service.search_runs_json(RunQuery([exp_id], order_by=["attributes.start_time"]))
     encoded = orjson.loads(orjson.dumps(json_runs.items))  # params and tags are JSON fragments
     assert encoded == [wire.run_to_json(r) for r in runs.items]
     first = encoded[0]

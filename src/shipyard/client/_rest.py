@@ -28,7 +28,7 @@ from shipyard.errors import (
     error_for_code,
 )
 from shipyard.settings import Settings
-from shipyard.store._protocol import Page
+from shipyard.store._protocol import Page, RunQuery
 
 __all__ = ["RETRY_STATUSES", "RestStore"]
 
@@ -347,29 +347,22 @@ class RestStore(LoggedModelRest):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
-        page = self.search_runs_json(
+        query = RunQuery(
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
+        page = self.search_runs_json(query)
         return Page([wire.run_from_json(r) for r in page.items], page.next_page_token)
 
-    def search_runs_json(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[Json]:
+    def search_runs_json(self, query: RunQuery) -> Page[Json]:
         body: Json = {
-            "experiment_ids": [str(e) for e in experiment_ids],
-            "run_view_type": ViewType(view_type).value,
-            "max_results": max_results,
-            "order_by": list(order_by),
+            "experiment_ids": [str(e) for e in query.experiment_ids],
+            "run_view_type": ViewType(query.view_type).value,
+            "max_results": query.max_results,
+            "order_by": list(query.order_by),
         }
-        if filter_string:
-            body["filter"] = filter_string
-        if page_token:
-            body["page_token"] = page_token
+        if query.filter_string:
+            body["filter"] = query.filter_string
+        if query.page_token:
+            body["page_token"] = query.page_token
         out = self._post("runs/search", body)
         return Page(list(out.get("runs") or ()), out.get("next_page_token") or None)

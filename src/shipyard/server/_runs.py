@@ -33,6 +33,7 @@ from shipyard.server._models import (
     SetTag,
     UpdateRun,
 )
+from shipyard.store import RunQuery
 
 __all__ = ["router"]
 
@@ -103,7 +104,7 @@ def restore_run(request: Request, body: RunRef) -> Response:
 
 @router.post("/runs/search")
 def search_runs(request: Request, body: SearchRuns) -> Response:
-    page = store_of(request).search_runs_json(
+    query = RunQuery(
         experiment_ids=body.experiment_ids,
         filter_string=body.filter or None,
         view_type=ViewType(body.run_view_type or "ACTIVE_ONLY"),
@@ -111,6 +112,7 @@ def search_runs(request: Request, body: SearchRuns) -> Response:
         order_by=body.order_by,
         page_token=body.page_token or None,
     )
+    page = store_of(request).search_runs_json(query)
     out: dict[str, object] = {"runs": page.items}
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token

@@ -1,5 +1,5 @@
 """Persistence behind small protocols."""
 
-from shipyard.store._protocol import Page, TrackingStore
+from shipyard.store._protocol import Page, RunQuery, TrackingStore
 
-__all__ = ["Page", "TrackingStore"]
+__all__ = ["Page", "RunQuery", "TrackingStore"]

@@ -36,6 +36,18 @@ class Page(Generic[T]):
     next_page_token: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class RunQuery:
+    """A ``search_runs`` request, for the methods that take one whole."""
+
+    experiment_ids: Sequence[str]
+    filter_string: str | None = None
+    view_type: ViewType = ViewType.ACTIVE_ONLY
+    max_results: int = 1000
+    order_by: Sequence[str] = ()
+    page_token: str | None = None
+
+
 class TrackingStore(Protocol):
     # experiments
     def create_experiment(
@@ -114,15 +126,7 @@ class TrackingStore(Protocol):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]: ...
-    def search_runs_json(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[dict[str, Any]]: ...
+    def search_runs_json(self, query: RunQuery) -> Page[dict[str, Any]]: ...
 
     # logged models (MLflow 3); ``status`` is a ``LoggedModelStatus`` value
     def create_logged_model(

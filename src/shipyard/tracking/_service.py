@@ -22,7 +22,7 @@ from shipyard.entities import (
 )
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Limits
-from shipyard.store._protocol import Page, TrackingStore
+from shipyard.store._protocol import Page, RunQuery, TrackingStore
 from shipyard.tracking import _validation as v
 from shipyard.tracking._logged_models import LoggedModelRules, check_linked_metrics
 from shipyard.tracking._names import random_run_name
@@ -207,16 +207,6 @@ class TrackingService(LoggedModelRules):
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
 
-    def search_runs_json(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[dict[str, Any]]:
-        v.check_max_results(max_results, self.limits.max_search_results)
-        return self.store.search_runs_json(
-            experiment_ids, filter_string, view_type, max_results, order_by, page_token
-        )
+    def search_runs_json(self, query: RunQuery) -> Page[dict[str, Any]]:
+        v.check_max_results(query.max_results, self.limits.max_search_results)
+        return self.store.search_runs_json(query)

@@ -38,7 +38,7 @@ from shipyard.errors import (
     InvalidParameter,
     RunNotFound,
 )
-from shipyard.store._protocol import Page
+from shipyard.store._protocol import Page, RunQuery
 from shipyard.store.search import decode_page_token, encode_page_token
 from shipyard.store.sql import _purge, _search, _writes
 from shipyard.store.sql import _schema as schema
@@ -489,41 +489,26 @@ class SqlStore(LoggedModelStore):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]:
-        return self._search(
-            load_runs, experiment_ids, filter_string, view_type, max_results, order_by, page_token
+        query = RunQuery(
+            experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
+        return self._search(load_runs, query)
 
-    def search_runs_json(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[Json]:
+    def search_runs_json(self, query: RunQuery) -> Page[Json]:
         """``search_runs`` with each run already in its wire form (the server's read path)."""
-        return self._search(
-            runs_json, experiment_ids, filter_string, view_type, max_results, order_by, page_token
-        )
+        return self._search(runs_json, query)
 
     def _search(
-        self,
-        load: Callable[[Connection, Sequence[Any]], list[T]],
-        experiment_ids: Sequence[str],
-        filter_string: str | None,
-        view_type: ViewType,
-        max_results: int,
-        order_by: Sequence[str],
-        page_token: str | None,
+        self, load: Callable[[Connection, Sequence[Any]], list[T]], query: RunQuery
     ) -> Page[T]:
-        offset = decode_page_token(page_token)
-        exp_ids = [_search.experiment_id_or_none(e) for e in experiment_ids]
+        offset = decode_page_token(query.page_token)
+        max_results = query.max_results
+        exp_ids = [_search.experiment_id_or_none(e) for e in query.experiment_ids]
         phases = _search.run_query(
             [e for e in exp_ids if e is not None],
-            filter_string,
-            view_type,
-            order_by,
+            query.filter_string,
+            query.view_type,
+            query.order_by,
             self.engine.dialect.name,
         )
         with self._read() as conn:
