@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 import sqlalchemy as sa
 
+import shipyard.sklearn
 from shipyard.batch import predict, predict_sql
 from shipyard.batch._scoring import choose_processes
 from shipyard.errors import InvalidParameter, ShipyardError
@@ -158,3 +159,27 @@ def test_sql_query_into_a_table(model: Path, rows: pd.DataFrame, tmp_path: Path)
     assert scores["id"].tolist() == list(range(1000, 3000))
     part = rows.iloc[1000:3000]
     assert (scores["prediction"].to_numpy() == expected(model, part)).all()
+
+
+def test_aggregate_inputs_keep_no_raw_input_in_the_log(
+    model: Path, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    from shipyard.errors import InvalidModel
+    from shipyard.inference_log import read_inference_aggregates
+
+    rows.head(4_000).to_parquet(tmp_path / "in.parquet", row_group_size=1_000)
+    log = str(tmp_path / "log")
+    with pytest.raises(InvalidModel, match="reference_data"):  # the fixture has no profile
+        predict(str(model), tmp_path / "in.parquet", tmp_path / "o.parquet", log_root=log,
+                aggregate_inputs=True)  # fmt: skip
+    features = rows.drop(columns="id")
+    profiled = tmp_path / "profiled"
+    estimator = load_model(model).unwrap()
+    shipyard.sklearn.save_model(estimator, profiled, input_example=features.head(2),
+                                reference_data=features)  # fmt: skip
+    predict(str(profiled), tmp_path / "in.parquet", tmp_path / "out.parquet", chunk_rows=1_000,
+            log_root=log, model_name="risk", aggregate_inputs=True)  # fmt: skip
+    logged = read_inference_log(log, model="risk")
+    assert len(logged) == 4_000 and not [c for c in logged.columns if c.startswith("in.")]
+    summaries = read_inference_aggregates(log, model="risk")
+    assert summaries["rows"].sum() == 4_000  # the id column is summarized only if profiled

@@ -22,7 +22,7 @@ import pyarrow.parquet as pq
 
 from shipyard.batch._plan import Plan, plan_units
 from shipyard.batch._scoring import run_units
-from shipyard.batch._worker import WorkerSpec, part_name
+from shipyard.batch._worker import WorkerSpec, log_writer, part_name
 from shipyard.errors import InvalidParameter
 
 __all__ = ["BatchResult", "predict"]
@@ -54,6 +54,7 @@ def predict(
     model_name: str | None = None,
     model_version: str | None = None,
     id_column: str | None = None,
+    aggregate_inputs: bool = False,
     on_plan: Callable[[int, int], None] | None = None,  # (units to score, rows estimate)
     on_unit: Callable[[int], None] | None = None,  # rows of each unit done
 ) -> BatchResult:
@@ -77,7 +78,10 @@ def predict(
     spec = WorkerSpec(
         model_uri, str(parts), plan.csv_header, plan.csv_schema, tuple(keep_columns), trusted,
         tracking_uri, log_root, ref_name, ref_version, uuid.uuid4().hex[:12], id_column,
+        aggregate_inputs and log_root is not None,
     )  # fmt: skip
+    if spec.aggregate_inputs:  # a model without a reference profile fails now, not in a worker
+        log_writer(log_root or "", model_uri, tracking_uri, True).close()
     if on_plan is not None:
         on_plan(len(todo), sum(u.rows for u in todo))
     rows, processes = run_units(spec, todo, workers, on_unit)

@@ -8,9 +8,8 @@ from collections.abc import Callable
 
 import pandas as pd
 
-from shipyard.batch._worker import to_table
+from shipyard.batch._worker import log_writer, to_table
 from shipyard.errors import InvalidParameter
-from shipyard.inference_log import InferenceLogWriter
 
 __all__ = ["predict_sql"]
 
@@ -29,6 +28,7 @@ def predict_sql(
     model_name: str | None = None,
     model_version: str | None = None,
     id_column: str | None = None,
+    aggregate_inputs: bool = False,
     on_unit: Callable[[int], None] | None = None,
 ) -> int:
     """Score the rows of ``query`` into ``output_table`` (replaced); returns the row count.
@@ -44,7 +44,11 @@ def predict_sql(
     name, version = _names(model_uri, model_name, model_version)
     engine = sa.create_engine(db_url)
     job = uuid.uuid4().hex[:12]
-    writer = InferenceLogWriter(log_root, max_queue_rows=1 << 40) if log_root else None
+    writer = (
+        log_writer(log_root, model_uri, tracking_uri, aggregate_inputs, max_queue_rows=1 << 40)
+        if log_root
+        else None
+    )
     total = 0
     try:
         with engine.begin() as target:

@@ -27,6 +27,7 @@ __all__ = [
     "WorkerSpec",
     "close_worker",
     "init_worker",
+    "log_writer",
     "part_name",
     "read_unit",
     "score_unit",
@@ -49,6 +50,25 @@ class WorkerSpec:
     model_version: str = "0"
     job_id: str = "job"
     id_column: str | None = None
+    aggregate_inputs: bool = False  # the log keeps no raw input: summaries (see inference_log)
+
+
+def log_writer(
+    root: str,
+    model_uri: str,
+    tracking_uri: str | None,
+    aggregate_inputs: bool,
+    **options: Any,
+) -> InferenceLogWriter:
+    """The job's inference log; with ``aggregate_inputs`` input summaries on the model's
+    reference profile replace the raw inputs (a model without one is refused here)."""
+    aggregator = None
+    if aggregate_inputs:
+        from shipyard.monitoring import InputProfiler, load_reference
+
+        reference = load_reference(model_uri, tracking_uri=tracking_uri)
+        aggregator = InputProfiler(lambda model, version: reference)
+    return InferenceLogWriter(root, input_aggregator=aggregator, **options)
 
 
 class _Worker:
@@ -62,8 +82,14 @@ class _Worker:
             spec.model_uri, spec.trusted, tracking_uri=spec.tracking_uri
         )
         self.writer = (  # flushed after each unit: the queue only ever holds one unit
-            InferenceLogWriter(
-                spec.log_root, max_queue_rows=1 << 40, flush_rows=1 << 40, flush_interval=60
+            log_writer(
+                spec.log_root,
+                spec.model_uri,
+                spec.tracking_uri,
+                spec.aggregate_inputs,
+                max_queue_rows=1 << 40,
+                flush_rows=1 << 40,
+                flush_interval=60,
             )
             if spec.log_root
             else None

@@ -102,6 +102,9 @@ def predict(
     ),
     inference_log: str | None = typer.Option(None, help="Folder or s3:// URI of the log."),
     id_column: str | None = typer.Option(None, help="Input column used as the log's request id."),
+    aggregate_inputs: bool = typer.Option(
+        False, help="Log no raw input value: per-unit drift sketches on the reference profile."
+    ),
     name: str | None = typer.Option(None, help="Model name for the log (default: from the URI)."),
     tracking_uri: str | None = TrackingUri,
     trusted: bool = Trusted,
@@ -117,6 +120,7 @@ def predict(
         "log_root": inference_log,
         "model_name": name,
         "id_column": id_column,
+        "aggregate_inputs": aggregate_inputs,
     }
     with _progress() as progress:
         task = progress.add_task("scoring", total=None)
