@@ -183,3 +183,17 @@ def test_aggregate_inputs_keep_no_raw_input_in_the_log(
     assert len(logged) == 4_000 and not [c for c in logged.columns if c.startswith("in.")]
     summaries = read_inference_aggregates(log, model="risk")
     assert summaries["rows"].sum() == 4_000  # the id column is summarized only if profiled
+
+
+def test_resume_with_other_workers_cuts_the_input_as_the_first_run(
+    model: Path, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    rows.to_parquet(tmp_path / "in.parquet", row_group_size=1_000)
+    out = tmp_path / "out"  # a folder keeps the parts, as an interrupted job leaves them
+    first = predict(str(model), tmp_path / "in.parquet", out, workers=4, chunk_rows=20_000)
+    assert first.units == 4  # a file smaller than a unit per process is cut finer
+    (out / "part-000002.parquet").unlink()  # the unit the "interruption" lost
+    again = predict(str(model), tmp_path / "in.parquet", out, workers=1, chunk_rows=20_000,
+                    resume=True)  # fmt: skip
+    assert (again.units, again.skipped_units, again.rows) == (4, 3, 5_000)
+    assert pq.read_table(out).num_rows == len(rows)
