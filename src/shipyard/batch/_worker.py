@@ -78,6 +78,7 @@ class _Worker:
         from shipyard.pyfunc import load_model
 
         self.spec = spec
+        self.read_threads = True
         self.model = model or load_model(
             spec.model_uri, spec.trusted, tracking_uri=spec.tracking_uri
         )
@@ -110,6 +111,7 @@ def init_worker(spec: WorkerSpec, model: PyFuncModel | None = None, threads: int
     if _current is not None and _current.writer is not None:
         _current.writer.close()
     _current = _Worker(spec, model)
+    _current.read_threads = threads != 1  # one thread each: reading too
 
 
 def close_worker() -> None:
@@ -127,13 +129,15 @@ def score_unit(unit: Unit) -> int:
     """Score ``unit`` into its part file; returns the number of rows."""
     assert _current is not None, "init_worker() first"
     started = time.perf_counter()
-    frame = read_unit(unit, _current.spec)
+    frame = read_unit(unit, _current.spec, _current.read_threads)
     return write_unit(unit, frame, _current.model.predict(frame), started)
 
 
-def read_unit(unit: Unit, spec: WorkerSpec) -> pd.DataFrame:
+def read_unit(unit: Unit, spec: WorkerSpec, threads: bool = True) -> pd.DataFrame:
+    """The unit's rows; ``threads``: pyarrow may parse on all cores."""
     if unit.kind == "parquet":
-        table = pq.ParquetFile(unit.path).read_row_groups(list(unit.row_groups))
+        file = pq.ParquetFile(unit.path)
+        table = file.read_row_groups(list(unit.row_groups), use_threads=threads)
         if unit.stop >= 0 and (unit.start, unit.stop) != (0, table.num_rows):
             table = table.slice(unit.start, unit.stop - unit.start)
         return _frame(table)
@@ -141,11 +145,12 @@ def read_unit(unit: Unit, spec: WorkerSpec) -> pd.DataFrame:
         handle.seek(unit.start)
         body = handle.read(unit.stop - unit.start)
     data = spec.csv_header[unit.path] + body
+    reading = pacsv.ReadOptions(use_threads=threads)
     try:
         options = pacsv.ConvertOptions(column_types=spec.csv_schema)
-        table = pacsv.read_csv(io.BytesIO(data), convert_options=options)
+        table = pacsv.read_csv(io.BytesIO(data), read_options=reading, convert_options=options)
     except pa.ArrowInvalid:  # a column typed by the first block holds other values here
-        table = pacsv.read_csv(io.BytesIO(data))
+        table = pacsv.read_csv(io.BytesIO(data), read_options=reading)
     return _frame(table)
 
 
