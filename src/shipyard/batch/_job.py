@@ -24,6 +24,7 @@ from shipyard.batch._plan import Plan, plan_units
 from shipyard.batch._scoring import run_units
 from shipyard.batch._worker import WorkerSpec, log_writer, part_name
 from shipyard.errors import InvalidParameter
+from shipyard.models._ref import parse_model_uri
 
 __all__ = ["BatchResult", "predict"]
 
@@ -92,8 +93,6 @@ def predict(
 
 
 def _names(uri: str, name: str | None, version: str | None) -> tuple[str, str]:
-    from shipyard.serving._source import parse_model_uri
-
     ref = parse_model_uri(uri, name)
     return ref.name, version or ref.version or "0"
 

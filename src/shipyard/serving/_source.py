@@ -6,10 +6,8 @@ now, and the server reloads when that changes. Every other URI is served as load
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import pandas as pd
@@ -17,6 +15,7 @@ import pandas as pd
 from shipyard.errors import NotFound
 from shipyard.inference_log._table import ProbaFn
 from shipyard.models import PyFuncModel
+from shipyard.models._ref import ModelRef, parse_model_uri
 
 __all__ = [
     "DictResolver",
@@ -29,9 +28,6 @@ __all__ = [
     "parse_model_uri",
 ]
 
-_ALIAS = re.compile(r"^models:/(?P<name>[^/@]+)@(?P<alias>[^/@]+)/?$")
-_VERSION = re.compile(r"^models:/(?P<name>[^/@]+)/(?P<version>\d+)/?$")
-
 Loader = Callable[[str], PyFuncModel]
 
 
@@ -39,26 +35,6 @@ class Resolver(Protocol):
     """Which version an alias names now: ``(version, uri to load it from)``."""
 
     def resolve(self, name: str, alias: str) -> tuple[str, str]: ...
-
-
-@dataclass(frozen=True, slots=True)
-class ModelRef:
-    """The served URI split into what the server reports and whether it follows an alias."""
-
-    uri: str
-    name: str
-    alias: str | None = None
-    version: str | None = None  # fixed version (None when following, or unknown)
-
-
-def parse_model_uri(uri: str, name: str | None = None) -> ModelRef:
-    """``models:/fraud@production`` -> follow ``production``; other URIs are fixed."""
-    if match := _ALIAS.match(uri):
-        return ModelRef(uri, name or match["name"], alias=match["alias"])
-    if match := _VERSION.match(uri):
-        return ModelRef(uri, name or match["name"], version=match["version"])
-    default = Path(uri.rstrip("/")).name or "model"
-    return ModelRef(uri, name or default)
 
 
 @dataclass(frozen=True, slots=True)
