@@ -197,3 +197,24 @@ def test_resume_with_other_workers_cuts_the_input_as_the_first_run(
                     resume=True)  # fmt: skip
     assert (again.units, again.skipped_units, again.rows) == (4, 3, 5_000)
     assert pq.read_table(out).num_rows == len(rows)
+
+
+def test_an_alias_is_pinned_to_the_version_it_names_when_the_job_starts(
+    model: Path, rows: pd.DataFrame, tmp_path: Path
+) -> None:
+    from shipyard import Client, artifacts
+
+    client = Client(str(tmp_path / "store"))
+    client.create_registered_model("risk")
+    for _ in range(2):
+        logged = client.store.create_logged_model("0", "risk")
+        artifacts.upload_directory(None, logged.artifact_uri, model)
+        client.create_model_version("risk", f"models:/{logged.model_id}", model_id=logged.model_id)
+    client.set_registered_model_alias("risk", "prod", "2")
+    rows.head(300).to_parquet(tmp_path / "in.parquet")
+    predict("models:/risk@prod", tmp_path / "in.parquet", tmp_path / "out.parquet",
+            tracking_uri=client.tracking_uri, log_root=str(tmp_path / "log"))  # fmt: skip
+    logged_rows = read_inference_log(tmp_path / "log", model="risk")
+    assert set(logged_rows["model_version"]) == {"2"}  # not "0": the alias was resolved
+    scores = pd.read_parquet(tmp_path / "out.parquet")
+    assert (scores["prediction"].to_numpy() == expected(model, rows.head(300))).all()

@@ -66,6 +66,7 @@ def predict(
     """
     if chunk_rows < 1 or workers < 0:
         raise InvalidParameter("chunk_rows must be at least 1 and workers at least 0")
+    model_uri, model_version = pin_alias(model_uri, model_version, tracking_uri)
     target = Path(output)
     single = target.suffix in (".parquet", ".csv")
     parts = target.with_name(target.name + ".parts") if single else target
@@ -90,6 +91,18 @@ def predict(
         _assemble(parts, [u.index for u in plan.units], target)
         shutil.rmtree(parts)
     return BatchResult(target, rows, len(plan.units), len(plan.units) - len(todo), processes)
+
+
+def pin_alias(uri: str, version: str | None, tracking_uri: str | None) -> tuple[str, str | None]:
+    """``models:/name@alias`` -> the version it names now, loaded as ``models:/name/N``: the
+    whole job scores (and logs) one version even if the alias moves meanwhile."""
+    ref = parse_model_uri(uri)
+    if ref.alias is None:
+        return uri, version
+    from shipyard.client import Client
+
+    pinned = str(Client(tracking_uri).get_model_version_by_alias(ref.name, ref.alias).version)
+    return f"models:/{ref.name}/{pinned}", version or pinned
 
 
 def _names(uri: str, name: str | None, version: str | None) -> tuple[str, str]:

@@ -37,8 +37,10 @@ def predict_sql(
     """
     import sqlalchemy as sa  # imported here: scoring files must not pay for it
 
-    from shipyard.batch._job import _names
+    from shipyard.batch._job import _names, pin_alias
     from shipyard.pyfunc import load_model
+
+    model_uri, model_version = pin_alias(model_uri, model_version, tracking_uri)
 
     model = load_model(model_uri, trusted, tracking_uri=tracking_uri)
     name, version = _names(model_uri, model_name, model_version)
