@@ -118,6 +118,14 @@ class Backend:
         suffix = "?sslmode=disable" if server == "fasttrackml" else ""
         return f"{scheme}://postgres@{HOST}:{self.pg_port}/{self.pg_db}{suffix}"
 
+    def analyze(self) -> None:
+        """Refresh PostgreSQL's planner statistics, as autovacuum does within a minute or so of
+        a bulk load; without it, a search run right after seeding is planned for empty tables.
+        Done for every server alike (SQLite has no such step)."""
+        if self.kind == "postgres":
+            psql = [_pg_bin("psql"), "-h", HOST, "-p", str(self.pg_port), "-U", "postgres"]
+            subprocess.run([*psql, "-d", self.pg_db, "-qc", "ANALYZE"], check=True)
+
 
 # --------------------------------------------------------------------------- PostgreSQL
 

@@ -193,7 +193,13 @@ def wl_create_runs(port: int, sizes: Sizes, repeat: int) -> Measured:
 
 
 class SearchFixture:
-    """One experiment with `search_runs` runs, seeded once per server and reused."""
+    """One experiment with `search_runs` runs, seeded once per server and reused.
+
+    `after_seed` (set per server by the harness) runs once the runs are in: PostgreSQL's
+    ANALYZE, so that every server's searches are planned with statistics.
+    """
+
+    after_seed: Callable[[], None] = staticmethod(lambda: None)
 
     def __init__(self, port: int, runs: int, threads: int, finish: bool = True) -> None:
         api, self.exp_id = _setup(port, f"search-{runs}")
@@ -201,6 +207,7 @@ class SearchFixture:
         start = time.perf_counter()
         seed_runs(port, self.exp_id, runs, threads, finish)
         self.seed_seconds = time.perf_counter() - start
+        SearchFixture.after_seed()
         self.runs = runs
 
     def search(self, api: Api, max_results: int) -> JsonDict:

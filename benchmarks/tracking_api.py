@@ -47,7 +47,7 @@ from _servers import (
     pg_cluster,
     run_server,
 )
-from _workloads import FULL, QUICK, Sizes, Workload, make_workloads, median
+from _workloads import FULL, QUICK, SearchFixture, Sizes, Workload, make_workloads, median
 
 ONE_WORKER = "1 worker"
 ONE_WORKER_WORKLOADS = ("log_metric", "log_metric_fresh")
@@ -136,6 +136,7 @@ def run_instance(
     workdir = ctx.run_dir / backend.kind / tag
     print(f"  {LABELS[server]}{f' ({variant})' if variant else ''} [{backend.kind}]", flush=True)
     results: list[Result] = []
+    SearchFixture.after_seed = backend.analyze
     try:
         with run_server(server, exe, backend, workdir, workers) as srv:
             time.sleep(2.0)  # let every worker process finish booting
