@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import time
 from pathlib import Path
 
 import numpy as np
@@ -139,7 +138,7 @@ def test_missing_values_and_unseen_categories_are_their_own_signals(
     assert area["drifted"] is False  # the values that are there did not move
 
 
-def test_a_day_merges_24_hourly_profiles_in_under_a_second(
+def test_a_day_merges_from_24_stored_hourly_profiles(
     setup: tuple[Monitor, pd.DataFrame],
 ) -> None:
     monitor, features = setup
@@ -155,12 +154,10 @@ def test_a_day_merges_24_hourly_profiles_in_under_a_second(
     ]
     stored = [json.dumps(p.to_dict()) for p in hours]
 
-    began = time.perf_counter()
+    # How long this takes is measured in benchmarks/monitoring.py, not asserted here.
     day = merge_profiles(WindowProfile.from_dict(json.loads(s), reference) for s in stored)
     drift = dataset_drift(day, reference)
-    elapsed = time.perf_counter() - began
 
-    assert elapsed < 1.0
     assert day.rows == 24 * 500
     assert drift["drifted_columns"] == []
     whole = pd.concat([log_frame(_sample(features, 500, h), START) for h in range(24)])
