@@ -40,16 +40,18 @@ def test_alias_move_swaps_version_without_failing_requests(
     config = ServingConfig("models:/iris@prod", poll_interval=3600)
     app = build_app(config, resolver=resolver)
     follower = app.state.serving.follower
-    answers: list[tuple[int, str, list[int]]] = []
+    # (sent, received, status, version, predictions): with four clients, answers arrive out of
+    # the order their requests were sent in
+    answers: list[tuple[float, float, int, str, list[int]]] = []
     stop = threading.Event()
     with TestClient(app) as client:
 
         def hammer() -> None:
             while not stop.is_set():
+                sent = time.monotonic()
                 r = client.post("/invocations", json=one_row(iris_rows))
-                answers.append(
-                    (r.status_code, r.headers["x-model-version"], r.json()["predictions"])
-                )
+                version, predictions = r.headers["x-model-version"], r.json()["predictions"]
+                answers.append((sent, time.monotonic(), r.status_code, version, predictions))
 
         threads = [threading.Thread(target=hammer) for _ in range(4)]
         for t in threads:
@@ -63,11 +65,12 @@ def test_alias_move_swaps_version_without_failing_requests(
             t.join()
         assert client.get("/v2/models/iris").json()["versions"] == ["2"]
         metrics = client.get("/metrics").text
-    assert {status for status, _, _ in answers} == {200}
-    by_version = {version: preds for _, version, preds in answers}
+    assert {status for _, _, status, _, _ in answers} == {200}
+    by_version = {version: preds for _, _, _, version, preds in answers}
     assert by_version == {"1": [0], "2": [2]}  # each answer came from the version it names
-    first_two = next(i for i, (_, v, _) in enumerate(answers) if v == "2")
-    assert all(v == "2" for _, v, _ in answers[first_two:])  # no flapping back
+    first_two = min(received for _, received, _, v, _ in answers if v == "2")
+    # no flapping back: every request sent after a v2 answer came back is answered by v2
+    assert {v for sent, _, _, v, _ in answers if sent > first_two} == {"2"}
     assert 'shipyard_serving_model_info{name="iris",version="2"} 1.0' in metrics
     assert 'version="1"' not in metrics.split("shipyard_serving_model_info")[-1]
     assert "shipyard_serving_model_swaps_total 1.0" in metrics
