@@ -16,13 +16,11 @@ Only endpoints shaped ``def endpoint(request: Request, body: SomeModel) -> Respo
 from __future__ import annotations
 
 import inspect
-import json
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-import orjson
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.routing import APIRoute, APIRouter
@@ -31,6 +29,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.server._errors import response_for
+from shipyard.server._http import loads
 
 __all__ = ["FastLane", "LaneRoute", "lane_routes", "quick"]
 
@@ -101,17 +100,12 @@ def _as_request_error(exc: ValidationError) -> RequestValidationError:
 
 
 def _parse(body: bytes) -> Any:
-    """orjson first; Python's reader for what only it takes (a bare ``NaN``, as json.dumps
-    writes)."""
     try:
-        return orjson.loads(body)
-    except orjson.JSONDecodeError:
-        try:
-            return json.loads(body)
-        except ValueError:
-            raise RequestValidationError(
-                [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}]
-            ) from None
+        return loads(body)
+    except ValueError:  # json.JSONDecodeError, or bytes that are not UTF-8
+        raise RequestValidationError(
+            [{"type": "json_invalid", "loc": ("body", 0), "msg": "JSON decode error"}]
+        ) from None
 
 
 class FastLane:

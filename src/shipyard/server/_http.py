@@ -22,6 +22,7 @@ __all__ = [
     "FastJSONRoute",
     "empty",
     "json_response",
+    "loads",
     "required",
     "run_id_of",
     "store_of",
@@ -34,20 +35,25 @@ _EMPTY = b"{}"
 MAX_BODY_BYTES = 40 * 1024 * 1024
 
 
-class _OrjsonRequest(Request):
-    """Parses the body with orjson (several times faster than ``json`` on a 1000-metric batch).
+def loads(body: bytes) -> Any:
+    """A JSON body, read with orjson (several times faster than ``json`` on a 1000-metric batch).
 
     Bodies orjson refuses but Python's reader takes (bare ``NaN``, as ``json.dumps`` writes a NaN
-    float) go through ``json.loads``, so what MLflow's Flask server accepted is accepted here.
+    float) go through ``json.loads``, so what MLflow's Flask server accepted is accepted here;
+    what neither takes raises ``json.JSONDecodeError``.
     """
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError:
+        return json.loads(body)
+
+
+class _OrjsonRequest(Request):
+    """A request whose ``json()`` is ``loads``."""
 
     async def json(self) -> Any:
         if not hasattr(self, "_json"):
-            body = await self.body()
-            try:
-                self._json = orjson.loads(body)
-            except orjson.JSONDecodeError:
-                self._json = json.loads(body)
+            self._json = loads(await self.body())
         return self._json
 
 
