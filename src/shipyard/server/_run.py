@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from shipyard.errors import SchemaOutOfDate
 from shipyard.server.app import create_app
 from shipyard.settings import Settings
-from shipyard.store.sql import SqlStore
+from shipyard.store.sql import SqlStore, WalCheckpointer, make_engine
 from shipyard.tracking import TrackingService
 
 __all__ = ["PROXY_ARTIFACT_ROOT", "app_from_env", "run_server", "tracking_artifact_root"]
@@ -45,7 +45,10 @@ def absolute_root(root: str) -> str:
 
 
 def _open_service(settings: Settings) -> TrackingService:
-    store = SqlStore(settings.backend_store_uri, tracking_artifact_root(settings))
+    uri = settings.backend_store_uri
+    engine = make_engine(uri, background_checkpoints=True)
+    store = SqlStore(uri, tracking_artifact_root(settings), engine=engine)
+    WalCheckpointer(engine).start()  # SQLite only; a daemon thread for the worker's life
     return TrackingService(store, settings.limits)
 
 

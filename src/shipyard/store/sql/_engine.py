@@ -7,14 +7,18 @@ worker processes can share one file.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
+import threading
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-__all__ = ["make_engine", "normalise_db_uri"]
+__all__ = ["WalCheckpointer", "make_engine", "normalise_db_uri"]
+
+_log = logging.getLogger("shipyard.store")
 
 
 def normalise_db_uri(uri: str) -> str:
@@ -45,7 +49,13 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def make_engine(uri: str) -> Engine:
+def _no_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+
+
+def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
+    """An engine for ``uri``; with ``background_checkpoints`` a SQLite engine's commits never
+    checkpoint the log themselves, and a ``WalCheckpointer`` must run beside it."""
     uri = normalise_db_uri(uri)
     url = make_url(uri)
     if url.get_backend_name() == "sqlite":
@@ -55,6 +65,55 @@ def make_engine(uri: str) -> Engine:
             url, connect_args={"check_same_thread": False, "timeout": 60}, pool_size=8
         )
         event.listen(engine, "connect", _sqlite_pragmas)
+        if background_checkpoints:
+            event.listen(engine, "connect", _no_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+
+
+class WalCheckpointer:
+    """Copies a SQLite database's write-ahead log into the database file from a thread.
+
+    By default the commit that takes the log past 1,000 pages checkpoints it, so one request in
+    every ~25 (a run created with its data writes ~40 pages) copies the log and waits on an
+    fsync: ~20% of the time of creating runs, measured in one process. A server's engine turns
+    that off (``make_engine(..., background_checkpoints=True)``) and runs this thread instead: a
+    PASSIVE checkpoint every ``interval`` seconds, which never waits on readers or writers.
+    Processes without it (the CLI, the SDK on a local file) checkpoint as SQLite does by default.
+    Stopping mid-checkpoint is safe: SQLite resumes from the log on the next open.
+    """
+
+    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+        self.engine = engine
+        self.interval = interval
+        self.last: tuple[int, int, int] | None = None  # (busy, log frames, checkpointed)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
+
+    def checkpoint(self) -> tuple[int, int, int]:
+        raw = self.engine.raw_connection()
+        try:
+            driver = raw.driver_connection
+            assert driver is not None  # a pooled connection always has one
+            row = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        finally:
+            raw.close()
+        self.last = (int(row[0]), int(row[1]), int(row[2]))
+        return self.last
+
+    def start(self) -> None:
+        if self.engine.dialect.name == "sqlite":
+            self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.interval):
+            try:
+                self.checkpoint()
+            except Exception:  # a locked or vanished file: the next round tries again
+                _log.warning("WAL checkpoint failed", exc_info=True)

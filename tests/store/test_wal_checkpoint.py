@@ -1,0 +1,60 @@
+"""Background WAL checkpoints: a server's commits leave the log alone, a thread moves it."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+from shipyard.entities import Metric
+from shipyard.store.sql import SqlStore, WalCheckpointer, make_engine
+
+
+def _fill(store: SqlStore, runs: int) -> None:
+    for i in range(runs):
+        run_id = store.create_run("0", "", i).info.run_id
+        store.log_batch(run_id, metrics=[Metric(f"m{j}", float(j), 1, 0) for j in range(50)])
+
+
+def _log_frames(db: Path) -> int:
+    """Frames in the write-ahead log, read from its size (32-byte header, 24 + page per frame)."""
+    wal = Path(f"{db}-wal")
+    return (wal.stat().st_size - 32) // (24 + 4096) if wal.exists() else 0
+
+
+def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    engine = make_engine(f"sqlite:///{db}", background_checkpoints=True)
+    store = SqlStore(f"sqlite:///{db}", str(tmp_path / "a"), engine=engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+    _fill(store, 120)
+    assert _log_frames(db) > 1000  # past where a commit would have checkpointed it
+
+    checkpointer = WalCheckpointer(engine, interval=0.05)
+    checkpointer.start()
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and not (
+            checkpointer.last and checkpointer.last[1] > 1000
+        ):
+            time.sleep(0.05)
+        assert checkpointer.last is not None
+        busy, frames, done = checkpointer.last
+        assert (busy, done) == (0, frames) and frames > 1000  # the whole log is in the file
+    finally:
+        checkpointer.stop()
+    # The database file alone, copied without its log, holds every row: the log is in it.
+    alone = tmp_path / "alone.db"
+    alone.write_bytes(db.read_bytes())
+    with sqlite3.connect(alone) as conn:
+        assert conn.execute("SELECT count(*) FROM metrics").fetchone() == (120 * 50,)
+
+
+def test_without_the_flag_sqlite_checkpoints_as_usual(tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    store = SqlStore(f"sqlite:///{db}", str(tmp_path / "a"))
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
+    _fill(store, 120)
+    assert _log_frames(db) <= 1100  # the commit that passed 1,000 pages restarted the log
