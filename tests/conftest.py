@@ -1,5 +1,6 @@
 """Shared fixtures: an in-process tracking service, real tracking servers in subprocesses, and a
-real S3-protocol server (``moto_server``) in a subprocess for the S3 artifact repository."""
+real S3-protocol server (``moto_server``) in a subprocess for the S3 artifact repository, and
+``serve(app)``: an ASGI app on a loopback port in a thread of this process."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
+from starlette.types import ASGIApp
 
 from shipyard.settings import S3Settings
 from shipyard.store.sql import SqlStore
@@ -229,3 +233,30 @@ def s3_live_server(
     server = start_server(folder, artifact_root=f"s3://{bucket}/served", env=moto_server.env)
     yield S3Served(server.url, bucket)
     server.stop()
+
+
+# -- an ASGI app served in a thread: for clients (MLflow's) that need a real socket ---------------
+@contextlib.contextmanager
+def serving(app: ASGIApp) -> Iterator[str]:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = int(sock.getsockname()[1])
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+@pytest.fixture
+def serve() -> Iterator[Callable[[ASGIApp], str]]:
+    """``serve(app)`` starts ``app`` on a loopback port and returns its URL; stopped at teardown."""
+    with contextlib.ExitStack() as stack:
+        yield lambda app: stack.enter_context(serving(app))

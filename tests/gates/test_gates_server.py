@@ -5,18 +5,15 @@ from __future__ import annotations
 
 import base64
 import io
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
 import pandas as pd
 import pytest
-import uvicorn
 from _gate_models import Bundle
+from starlette.types import ASGIApp
 
 import shipyard
 import shipyard.sklearn
@@ -37,31 +34,19 @@ checks:
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+def server(tmp_path: Path, serve: Callable[[ASGIApp], str]) -> Iterator[str]:
     settings = Settings(
         backend_store_uri=f"sqlite:///{tmp_path / 'db.sqlite'}", artifact_root=str(tmp_path / "art")
     )
     app = create_app(
         settings, TrackingService(SqlStore(settings.backend_store_uri, "mlflow-artifacts:/"))
     )
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    runner = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=runner.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not runner.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    url = f"http://127.0.0.1:{port}"
+    url = serve(app)
     shipyard.set_tracking_uri(url)
     try:
         yield url
     finally:
         shipyard.set_tracking_uri(None)
-        runner.should_exit = True
-        thread.join(timeout=10)
 
 
 def _parquet(frame: pd.DataFrame) -> str:

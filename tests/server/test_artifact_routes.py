@@ -9,19 +9,16 @@ from __future__ import annotations
 
 import http.client
 import os
-import socket
-import threading
-import time
 import tracemalloc
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
-import uvicorn
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
+from starlette.types import ASGIApp
 
 from shipyard.artifacts import LocalArtifactRepository, S3ArtifactRepository
 from shipyard.errors import ShipyardError
@@ -243,26 +240,9 @@ def test_planted_symlink_is_not_followed(client: TestClient, jail: Path) -> None
 # -- a live server: raw request lines and MLflow's own client -------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture
-def live(jail: Path) -> Iterator[str]:
-    port = _free_port()
-    app = build_app(jail / "root")
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="error"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def live(jail: Path, serve: Callable[[ASGIApp], str]) -> str:
+    return serve(build_app(jail / "root"))
 
 
 def raw(url: str, method: str, target: str, body: bytes = b"") -> int:
