@@ -13,6 +13,7 @@ import pandas as pd
 import typer
 from rich.table import Table
 
+from shipyard._text import is_decimal
 from shipyard.cli._common import TrackingUri, client_for, console, err_console, handle_errors
 from shipyard.errors import InvalidParameter, ShipyardError
 from shipyard.settings import Settings
@@ -178,7 +179,7 @@ def _when(text: str, now: dt.datetime) -> dt.datetime:
 
     value = text.strip().lower()
     units = {"m": "minutes", "h": "hours", "d": "days"}
-    if value[:-1].isascii() and value[:-1].isdigit() and value[-1:] in units:
+    if is_decimal(value[:-1]) and value[-1:] in units:
         return now - dt.timedelta(**{units[value[-1]]: int(value[:-1])})
     found = to_utc(text)
     assert found is not None

@@ -7,6 +7,7 @@ import math
 import typer
 from rich.table import Table
 
+from shipyard._text import is_decimal
 from shipyard.cli._common import TrackingUri, client_for, console, fmt_time, handle_errors
 from shipyard.client import Client
 from shipyard.entities import Run, ViewType
@@ -24,7 +25,7 @@ def _experiment_ids(client: Client, experiment: list[str]) -> list[str]:
         found = client.get_experiment_by_name(ref)
         if found is not None:
             ids.append(found.experiment_id)
-        elif ref.isascii() and ref.isdigit():
+        elif is_decimal(ref):
             ids.append(client.get_experiment(ref).experiment_id)
         else:
             raise ExperimentNotFound(f"No experiment named or numbered '{ref}'.")

@@ -30,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from shipyard import artifacts
+from shipyard._text import is_decimal
 from shipyard.artifacts import normalize_artifact_path, parse_artifact_uri
 from shipyard.client import Client, get_tracking_uri
 from shipyard.client._backend import is_remote, local_paths
@@ -247,7 +248,7 @@ def registered_version(uri: str, client: Client) -> tuple[str, str]:
             f"{uri!r} is not a model URI: use models:/<name>/<version>, models:/<name>@<alias>, "
             "models:/<name>/<stage>, models:/<name>/latest or models:/m-<id>"
         )
-    if which.isascii() and which.isdigit():
+    if is_decimal(which):
         return name, which
     stages = [] if which.lower() == "latest" else [_STAGES.get(which.lower(), which)]
     versions = client.get_latest_versions(name, stages)

@@ -19,6 +19,7 @@ import pyarrow as pa
 import pyarrow.dataset as ds
 import pyarrow.fs as pafs
 
+from shipyard._text import is_decimal
 from shipyard.errors import InvalidParameter
 from shipyard.settings import S3Settings
 
@@ -155,7 +156,7 @@ def _is_dir(info: pafs.FileInfo, prefix: str) -> bool:
 
 
 def _version_key(version: str) -> tuple[int, str]:
-    return (int(version), "") if version.isascii() and version.isdigit() else (1 << 62, version)
+    return (int(version), "") if is_decimal(version) else (1 << 62, version)
 
 
 def _empty_dtype(column: str) -> Any:

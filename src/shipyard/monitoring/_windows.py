@@ -6,6 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from shipyard._text import is_decimal
 from shipyard.errors import InvalidParameter
 
 __all__ = ["WindowSpec", "floor_hour", "hours_between"]
@@ -23,7 +24,7 @@ class WindowSpec:
 
     @classmethod
     def parse(cls, text: str | int) -> WindowSpec:
-        if isinstance(text, int) or (str(text).isascii() and str(text).isdigit()):
+        if isinstance(text, int) or is_decimal(str(text)):
             return cls("rows", _positive(int(text)))
         value = str(text).strip().lower()
         if value in ("hour", "hourly", "1h"):

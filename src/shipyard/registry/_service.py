@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from shipyard._text import is_decimal
 from shipyard.entities import (
     ApprovalRequest,
     AuditEvent,
@@ -51,8 +52,7 @@ _MAX_VERSION = 2**31 - 1  # the column is a 32-bit integer
 def parse_version(version: object) -> int:
     """A version number as the wire sends it (``"3"``); anything else is a clear error."""
     text = str(version).strip() if isinstance(version, (str, int)) else ""
-    decimal = text.isascii() and text.isdigit()
-    if not decimal or not 1 <= int(text) <= _MAX_VERSION or isinstance(version, bool):
+    if not is_decimal(text) or not 1 <= int(text) <= _MAX_VERSION or isinstance(version, bool):
         raise InvalidParameter(f"Model version must be a positive integer, got {version!r}.")
     return int(text)
 

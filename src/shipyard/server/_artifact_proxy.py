@@ -21,6 +21,7 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.background import BackgroundTask
 
+from shipyard._text import is_decimal
 from shipyard.artifacts import ArtifactRepository, normalize_artifact_path, repository_for_uri
 from shipyard.errors import FeatureNotImplemented, InvalidPath
 from shipyard.server._body import SMALL_BODY, BlockingBody
@@ -42,11 +43,6 @@ _ACTIVE_TYPES = {
     "text/xml",
     "application/xml",
 }
-
-
-def _decimal(text: str) -> bool:
-    """ASCII digits only: ``str.isdigit`` also takes ``"²"``, which ``int`` refuses."""
-    return text.isascii() and text.isdigit()
 
 
 def create_router(settings: Settings) -> APIRouter:
@@ -118,11 +114,11 @@ class _Proxy:
         if not normalize_artifact_path(path):  # checked before a byte of the body is read
             raise InvalidPath(f"Invalid path {path!r}: it names the root, not a file")
         length = request.headers.get("content-length", "")
-        if _decimal(length) and int(length) <= _INLINE_BODY and self._quick_writes:
+        if is_decimal(length) and int(length) <= _INLINE_BODY and self._quick_writes:
             # a few KiB into a local folder: written on the event loop, no thread hop at all
             self._repo.put_stream(path, [await request.body()])
             return _json({})
-        if _decimal(length) and int(length) <= SMALL_BODY:  # one thread hop instead of three
+        if is_decimal(length) and int(length) <= SMALL_BODY:  # one thread hop instead of three
             chunks: Iterable[bytes] = [await request.body()]
         else:
             chunks = BlockingBody(request.stream())

@@ -18,6 +18,7 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, OperationalError
 from starlette.exceptions import HTTPException
 
+from shipyard._text import is_decimal
 from shipyard.errors import ShipyardError
 
 __all__ = ["error_response", "install_error_handlers", "response_for"]
@@ -47,7 +48,7 @@ def _field_path(loc: Sequence[Any]) -> str:
     parts = [str(p) for p in loc[1:]] if len(loc) > 1 else [str(p) for p in loc]
     path = ""
     for p in parts:
-        path += f"[{p}]" if p.isdigit() else (f".{p}" if path else p)
+        path += f"[{p}]" if is_decimal(p) else (f".{p}" if path else p)
     return path
 
 

@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from shipyard._text import is_decimal
 from shipyard.errors import BadRequest
 from shipyard.serving._errors import PayloadTooLarge
 
@@ -43,7 +44,7 @@ class Scorer(Protocol):
 
 def check_length(length: str | None, limit: int) -> None:
     """Refuse a declared body over ``limit`` before reading any of it."""
-    if length is not None and length.isdigit() and int(length) > limit:
+    if length is not None and is_decimal(length) and int(length) > limit:
         raise PayloadTooLarge(f"The body is {length} bytes; this server accepts {limit}")
 
 

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.compiler import compiles
 
+from shipyard._text import is_decimal
 from shipyard.entities import ViewType
 from shipyard.errors import InvalidFilter
 from shipyard.store.search import (
@@ -90,7 +91,7 @@ def experiment_id_or_none(experiment_id: str) -> int | None:
         experiment_id = str(experiment_id)
     if not isinstance(experiment_id, str) or not experiment_id.isascii():
         return None
-    if not (experiment_id.isascii() and experiment_id.isdigit()) or len(experiment_id) > 10:
+    if not is_decimal(experiment_id) or len(experiment_id) > 10:
         return None
     key = int(experiment_id)
     return key if key <= _MAX_EXPERIMENT_ID else None
