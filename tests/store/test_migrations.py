@@ -82,6 +82,47 @@ def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
     assert "WITHOUT ROWID" in str(ddl)
 
 
+def test_0006_drops_the_metrics_run_key_and_keeps_points(tmp_path: Path) -> None:
+    """Upgrade from 0005 with points in it: every point survives, the table keeps WITHOUT
+    ROWID and has no foreign key; downgrading puts the key back."""
+    uri = f"sqlite:///{tmp_path / 'fk.db'}"
+    engine = make_engine(uri)
+    upgrade(engine, "0005")
+    with engine.begin() as conn:
+        conn.exec_driver_sql(
+            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
+            "VALUES (1, 'e', '/a', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO runs (run_uuid, experiment_id, status, lifecycle_stage) "
+            "VALUES ('r1', 1, 'RUNNING', 'active')"
+        )
+        conn.exec_driver_sql(
+            "INSERT INTO metrics VALUES ('r1', 'loss', 1, 0, 0.5, 0), ('r1', 'loss', 2, 1, 0.25, 0)"
+        )
+    upgrade(engine)
+
+    def state() -> tuple[list[tuple[int, float]], str, list[object]]:
+        with engine.connect() as conn:
+            rows = conn.exec_driver_sql("SELECT step, value FROM metrics ORDER BY step").all()
+            ddl = conn.exec_driver_sql("SELECT sql FROM sqlite_master WHERE name = 'metrics'")
+            keys = conn.exec_driver_sql("PRAGMA foreign_key_list(metrics)").all()
+        return [(r[0], r[1]) for r in rows], str(ddl.scalar()), list(keys)
+
+    points, ddl, keys = state()
+    assert points == [(0, 0.5), (1, 0.25)] and "WITHOUT ROWID" in ddl and keys == []
+    from alembic import command
+
+    from shipyard.store.sql._migrations import _config
+
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0005")
+    points, ddl, keys = state()
+    assert points == [(0, 0.5), (1, 0.25)] and "WITHOUT ROWID" in ddl and len(keys) == 1
+
+
 def test_0003_adds_logged_models_and_keeps_runs(tmp_path: Path) -> None:
     """Upgrade from 0002 with a run in it: the run survives and logged models work."""
     uri = f"sqlite:///{tmp_path / 'lm.db'}"

@@ -234,6 +234,72 @@ def test_identical_points_are_stored_once(service: TrackingService) -> None:
     assert len(service.get_metric_history(run_id, "m").items) == 1
 
 
+def test_a_retried_batch_with_new_points_stores_each_point_once(service: TrackingService) -> None:
+    """PostgreSQL inserts a batch without ON CONFLICT first and retries the whole batch when a
+    point was already there: the retry must still store the new points, params and tags."""
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", 1.0, 5, 1)])
+    service.log_batch(
+        run_id,
+        metrics=[Metric("m", 1.0, 5, 1), Metric("m", 2.0, 6, 2), Metric("m", 2.0, 6, 2)],
+        params=[Param("p", "1")],
+        tags=[Tag("t", "v")],
+    )
+    assert [(m.step, m.value) for m in service.get_metric_history(run_id, "m").items] == [
+        (1, 1.0),
+        (2, 2.0),
+    ]
+    run = service.get_run(run_id)
+    assert [(m.key, m.value, m.step) for m in run.data.metrics] == [("m", 2.0, 2)]
+    assert run.data.params == {"p": "1"} and run.data.tags["t"] == "v"
+
+
+def test_purge_waits_for_a_batch_in_flight_and_leaves_no_points(sql_store: SqlStore) -> None:
+    """The metrics table has no foreign key to runs: a batch locks its run, and a purge of the
+    run waits for it, then deletes every point (none is left behind without its run)."""
+    from shipyard.store.sql import _store, _writes
+
+    run_id = sql_store.create_run("0", "u", 1).info.run_id
+    sql_store.delete_run(run_id)
+    sql_store.restore_run(run_id)
+    locked, release, purged = threading.Event(), threading.Event(), threading.Event()
+    order: list[str] = []
+
+    def batch() -> None:
+        with sql_store._write() as conn:
+            sql_store._active_run(conn, run_id, _store._RUN_ROW_SHARED)
+            _writes.insert_metrics(conn, run_id, [Metric("m", float(i), 1, i) for i in range(5)])
+            locked.set()
+            release.wait(10)
+            order.append("batch")
+
+    def purge() -> None:
+        sql_store.delete_run(run_id)
+        sql_store.purge_runs([run_id])
+        order.append("purged")
+        purged.set()
+
+    writer = threading.Thread(target=batch)
+    writer.start()
+    assert locked.wait(10)
+    purger = threading.Thread(target=purge)
+    purger.start()
+    assert not purged.wait(0.5)  # blocked behind the batch's lock
+    release.set()
+    writer.join(10)
+    purger.join(10)
+    assert order == ["batch", "purged"]
+    from sqlalchemy import func, select
+
+    from shipyard.store.sql._schema import metrics
+
+    left = select(func.count()).select_from(metrics).where(metrics.c.run_uuid == run_id)
+    with sql_store.engine.connect() as conn:
+        assert conn.scalar(left) == 0
+    with pytest.raises(RunNotFound):
+        sql_store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 99)])
+
+
 def test_tags_overwrite_and_delete(service: TrackingService) -> None:
     run_id = _run(service)
     service.log_batch(run_id, tags=[Tag("t", "1")])

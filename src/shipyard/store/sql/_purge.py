@@ -52,6 +52,10 @@ def purge_run(conn: Connection, run: Any) -> tuple[str, str]:
     """Delete one deleted run's rows; returns (run_id, artifact_uri) for its artifacts."""
     if run.lifecycle_stage != _DELETED:
         raise InvalidParameter(f"Run {run.run_uuid} is not in the deleted state.")
+    # Lock the run first: a batch still writing points to it (it holds a key-share lock) ends
+    # before the points are deleted, and a later one finds no run (metrics has no foreign key).
+    runs = schema.runs.c
+    conn.execute(select(runs.run_uuid).where(runs.run_uuid == run.run_uuid).with_for_update())
     for table in _RUN_CHILDREN:
         conn.execute(delete(table).where(table.c.run_uuid == run.run_uuid))
     conn.execute(delete(schema.runs).where(schema.runs.c.run_uuid == run.run_uuid))

@@ -136,10 +136,12 @@ tags = Table(
     Index("ix_tags_key_run", "key", "run_uuid"),
 )
 
+# No foreign key to runs (migration 0006): PostgreSQL would check it with a locking read per
+# point; ``SqlStore.log_batch`` locks the run once per batch instead, and ``gc`` deletes the points.
 metrics = Table(
     "metrics",
     metadata,
-    _run_fk(),
+    Column("run_uuid", String(32), nullable=False),
     Column("key", String(250), nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("step", BigInteger, nullable=False),

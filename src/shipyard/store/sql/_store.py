@@ -68,6 +68,9 @@ Json = dict[str, Any]
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
 _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
+# What a foreign key's check takes per point, taken once per batch: a purge of the run waits
+# for the batch (the metrics table has no key to runs; see migration 0006).
+_RUN_ROW_SHARED = _RUN_ROW.with_for_update(read=True, key_share=True)
 _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
@@ -331,14 +334,14 @@ class SqlStore(LoggedModelStore):
         )
         return Run(info=info, data=RunData(tags=tag_map))
 
-    def _run_row(self, conn: Connection, run_id: str) -> Any:
-        row = conn.execute(_RUN_ROW, {"run_id": run_id}).first()
+    def _run_row(self, conn: Connection, run_id: str, statement: Any = _RUN_ROW) -> Any:
+        row = conn.execute(statement, {"run_id": run_id}).first()
         if row is None:
             raise RunNotFound(f"Run with id={run_id} not found")
         return row
 
-    def _active_run(self, conn: Connection, run_id: str) -> Any:
-        row = self._run_row(conn, run_id)
+    def _active_run(self, conn: Connection, run_id: str, statement: Any = _RUN_ROW) -> Any:
+        row = self._run_row(conn, run_id, statement)
         if row.lifecycle_stage != _ACTIVE:
             raise InactiveResource(
                 f"The run {run_id} must be in the 'active' state. "
@@ -418,12 +421,28 @@ class SqlStore(LoggedModelStore):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
+        try:
+            self._log_batch(run_id, metrics, params, tags, dedupe=False)
+        except IntegrityError:
+            if not metrics:
+                raise
+            # A point already stored (or repeated in the batch): the batch again, skipping it.
+            self._log_batch(run_id, metrics, params, tags, dedupe=True)
+
+    def _log_batch(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+        dedupe: bool,
+    ) -> None:
         with self._write() as conn:
-            self._active_run(conn, run_id)
+            self._active_run(conn, run_id, _RUN_ROW_SHARED if metrics else _RUN_ROW)
             if params:
                 _writes.insert_params(conn, run_id, params)
             if metrics:
-                _writes.insert_metrics(conn, run_id, metrics)
+                _writes.insert_metrics(conn, run_id, metrics, dedupe)
                 link_model_metrics(conn, run_id, metrics)
             if tags:
                 _writes.upsert_run_tags(conn, run_id, tags)
