@@ -165,6 +165,21 @@ def test_delete_restore_run(service: TrackingService) -> None:
     assert service.get_run(run_id).data.params == {"a": "1"}
 
 
+def test_points_alone_need_an_active_run(service: TrackingService) -> None:
+    """A batch of points only (one statement in autocommit on PostgreSQL) checks the run as
+    every write does, and stores nothing when it is missing or deleted."""
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    service.delete_run(run_id)
+    with pytest.raises(InactiveResource, match="Current state is deleted"):
+        service.log_batch(run_id, metrics=[Metric("m", 2.0, 2, 1)])
+    with pytest.raises(RunNotFound, match="not found"):
+        service.log_batch("0123456789abcdef0123456789abcdef", metrics=[Metric("m", 2.0, 2, 1)])
+    service.restore_run(run_id)
+    assert [m.value for m in service.get_metric_history(run_id, "m").items] == [1.0]
+    assert [m.value for m in service.get_run(run_id).data.metrics] == [1.0]
+
+
 def test_nested_run_parent_tag(service: TrackingService) -> None:
     parent = _run(service)
     child = service.create_run("0", "u", 2, [Tag("mlflow.parentRunId", parent)]).info.run_id

@@ -10,11 +10,13 @@ from __future__ import annotations
 import logging
 import sqlite3
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 
 __all__ = ["WalCheckpointer", "make_engine", "normalise_db_uri"]
 
@@ -69,7 +71,48 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
             event.listen(engine, "connect", _no_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    engine = create_engine(url, pool_size=10, max_overflow=20)
+    IdlePing(PING_AFTER_IDLE_S).attach(engine)
+    return engine
+
+
+PING_AFTER_IDLE_S = 2.0
+
+
+class IdlePing:
+    """Ping a pooled connection on checkout only when it sat idle for ``idle_s`` seconds.
+
+    ``pool_pre_ping`` pings on every checkout: one more round trip per request (~0.1 ms of a
+    0.4 ms log-metric on PostgreSQL here). A connection in steady use has just proved itself;
+    the ones a database restart or an idle timeout leaves dead are the idle ones, and a failed
+    ping raises ``DisconnectionError``, on which the pool drops the connection and checks out
+    another (SQLAlchemy's documented "pessimistic" handling, done with a checkout event).
+    """
+
+    def __init__(self, idle_s: float) -> None:
+        self.idle_s = idle_s
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "checkout", self._checkout)
+        event.listen(engine, "checkin", self._checkin)
+
+    @staticmethod
+    def _checkin(_dbapi_conn: Any, record: Any) -> None:
+        record.info["shipyard_idle_since"] = time.monotonic()
+
+    def _checkout(self, dbapi_conn: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get("shipyard_idle_since")
+        if since is None or time.monotonic() - since < self.idle_s:
+            return  # new (just connected) or in steady use
+        self.ping(dbapi_conn)
+
+    @staticmethod
+    def ping(dbapi_conn: Any) -> None:
+        try:
+            dbapi_conn.execute("SELECT 1")
+            dbapi_conn.rollback()  # end the transaction the driver began for the ping
+        except Exception as exc:  # any failure: the connection is not usable
+            raise DisconnectionError(f"idle connection failed its ping: {exc}") from exc
 
 
 class WalCheckpointer:

@@ -97,6 +97,13 @@ def _exp_key(experiment_id: str) -> int:
     return key
 
 
+def _require_active(run_id: str, stage: str) -> None:
+    if stage != _ACTIVE:
+        raise InactiveResource(
+            f"The run {run_id} must be in the 'active' state. Current state is {stage}."
+        )
+
+
 class SqlStore(LoggedModelStore):
     """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``).
 
@@ -342,11 +349,7 @@ class SqlStore(LoggedModelStore):
 
     def _active_run(self, conn: Connection, run_id: str, statement: Any = _RUN_ROW) -> Any:
         row = self._run_row(conn, run_id, statement)
-        if row.lifecycle_stage != _ACTIVE:
-            raise InactiveResource(
-                f"The run {run_id} must be in the 'active' state. "
-                f"Current state is {row.lifecycle_stage}."
-            )
+        _require_active(run_id, row.lifecycle_stage)
         return row
 
     def get_run_info(self, run_id: str) -> RunInfo:
@@ -422,12 +425,37 @@ class SqlStore(LoggedModelStore):
         tags: Sequence[Tag] = (),
     ) -> None:
         try:
-            self._log_batch(run_id, metrics, params, tags, dedupe=False)
+            if self._points_alone(metrics, params, tags):
+                self._log_points(run_id, metrics)
+            else:
+                self._log_batch(run_id, metrics, params, tags, dedupe=False)
         except IntegrityError:
             if not metrics:
                 raise
             # A point already stored (or repeated in the batch): the batch again, skipping it.
             self._log_batch(run_id, metrics, params, tags, dedupe=True)
+
+    def _points_alone(
+        self, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag]
+    ) -> bool:
+        """A batch that ``_log_points`` takes: PostgreSQL, points only, none for a model."""
+        return (
+            self.engine.dialect.name == "postgresql"
+            and bool(metrics)
+            and not params
+            and not tags
+            and not any(m.model_id for m in metrics)
+        )
+
+    def _log_points(self, run_id: str, metrics: Sequence[Metric]) -> None:
+        """Points alone on PostgreSQL: one statement in its own transaction (autocommit), so
+        one round trip (``_writes.log_points_pg``)."""
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            stage = _writes.log_points_pg(conn, run_id, metrics)
+        if stage is None:
+            raise RunNotFound(f"Run with id={run_id} not found")
+        _require_active(run_id, stage)
 
     def _log_batch(
         self,

@@ -120,21 +120,38 @@ _INSERT_POINTS = (
 # (speculative insertion costs a second index visit per row), so the first attempt goes without
 # it and ``SqlStore.log_batch`` retries the whole transaction with ``dedupe`` when a point was
 # already stored (a client's retry) or repeats within the batch.
+_UNNEST = "unnest(%b::text[], %b::bigint[], %b::bigint[], %b::float8[], %b::bool[])"
 _INSERT_POINTS_PG = (
     "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) "
-    "SELECT %b, * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::float8[], %b::bool[])"
+    f"SELECT %b, * FROM {_UNNEST}"
 )
 _DEDUPE_PG = " ON CONFLICT DO NOTHING"
 
 # The latest value per key, for a batch's keys, as one statement (a point replaces the stored
 # one when its (step, timestamp) is not older).
-_LATEST_UPSERT_PG = (
+_INSERT_LATEST_PG = (
     "INSERT INTO latest_metrics AS lm (run_uuid, key, step, timestamp, value, is_nan) "
-    "SELECT %b, * FROM unnest(%b::text[], %b::bigint[], %b::bigint[], %b::float8[], %b::bool[]) "
+    f"SELECT %b, * FROM {_UNNEST} "
+)
+_ON_CONFLICT_NEWER_PG = (
     "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, "
     "is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step "
     "WHERE excluded.step > lm.step "
     "OR (excluded.step = lm.step AND excluded.timestamp >= lm.timestamp)"
+)
+_LATEST_UPSERT_PG = _INSERT_LATEST_PG + _ON_CONFLICT_NEWER_PG
+
+# A batch of points alone, on PostgreSQL, as one statement, so that in autocommit it is one
+# round trip instead of five (begin, run check, points, latest values, commit): the run's row
+# is locked as ``log_batch`` locks it, the points and latest values are written only when the
+# run is active, and the statement answers the run's stage (no row: no such run).
+_IF_ACTIVE = "WHERE EXISTS (SELECT 1 FROM active) "
+_POINTS_ONLY_PG = (
+    "WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = %b FOR KEY SHARE), "
+    "active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active'), "
+    f"points AS ({_INSERT_POINTS_PG} {_IF_ACTIVE}), "
+    f"latest AS ({_INSERT_LATEST_PG}{_IF_ACTIVE}{_ON_CONFLICT_NEWER_PG}) "
+    "SELECT lifecycle_stage FROM run"
 )
 
 
@@ -142,11 +159,11 @@ def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
     return [list(col) for col in zip(*rows, strict=True)]
 
 
-def insert_metrics(
-    conn: Connection, run_id: str, points: Sequence[Metric], dedupe: bool = True
-) -> None:
-    """History rows go to the driver in one call: this is the hot path of logging. With
-    ``dedupe`` false (PostgreSQL only), a point stored twice raises ``IntegrityError``."""
+def _point_rows(
+    points: Sequence[Metric],
+) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The history rows (key, timestamp, step, value, is_nan) and each key's newest point as
+    (key, step, timestamp, value, is_nan)."""
     rows = []
     latest: dict[str, tuple[int, int, float, bool]] = {}
     for m in points:
@@ -156,10 +173,28 @@ def insert_metrics(
         cur = latest.get(m.key)
         if cur is None or (m.step, m.timestamp) >= (cur[0], cur[1]):
             latest[m.key] = (m.step, m.timestamp, value, nan)
+    return rows, [(k, *v) for k, v in latest.items()]
+
+
+def log_points_pg(conn: Connection, run_id: str, points: Sequence[Metric]) -> str | None:
+    """``_POINTS_ONLY_PG``: the run's lifecycle stage (None when there is no such run); the
+    points are stored only when it is active. A point already stored raises
+    ``IntegrityError``, as ``insert_metrics`` does without ``dedupe``."""
+    rows, newest = _point_rows(points)
+    args = (run_id, run_id, *_columns(rows), run_id, *_columns(newest))
+    stage: str | None = conn.exec_driver_sql(_POINTS_ONLY_PG, args).scalar()
+    return stage
+
+
+def insert_metrics(
+    conn: Connection, run_id: str, points: Sequence[Metric], dedupe: bool = True
+) -> None:
+    """History rows go to the driver in one call: this is the hot path of logging. With
+    ``dedupe`` false (PostgreSQL only), a point stored twice raises ``IntegrityError``."""
+    rows, newest = _point_rows(points)
     if conn.dialect.name == "postgresql":
         sql = _INSERT_POINTS_PG + (_DEDUPE_PG if dedupe else "")
         conn.exec_driver_sql(sql, (run_id, *_columns(rows)))
-        newest = [(k, *v) for k, v in latest.items()]
         conn.exec_driver_sql(_LATEST_UPSERT_PG, (run_id, *_columns(newest)))
         return
     conn.exec_driver_sql(_INSERT_POINTS, [(run_id, *row) for row in rows])
@@ -167,7 +202,7 @@ def insert_metrics(
         _latest_upsert(conn.dialect.name),
         [
             {"run_uuid": run_id, "key": k, "step": st, "timestamp": ts, "value": v, "is_nan": n}
-            for k, (st, ts, v, n) in latest.items()
+            for k, st, ts, v, n in newest
         ],
     )
 
