@@ -142,3 +142,13 @@ def test_0003_adds_logged_models_and_keeps_runs(tmp_path: Path) -> None:
     model = store.create_logged_model("0", "m", source_run_id="r1")
     assert model.artifact_uri == f"/a/0/models/{model.model_id}/artifacts"
     assert store.get_run("r1").info.status == "RUNNING"
+
+
+def test_0007_gives_postgresql_key_value_statistics(postgres_uri: str) -> None:
+    """The planner's estimate of ``key = ... AND value = ...`` comes from these (see 0007)."""
+    engine = make_engine(postgres_uri)
+    upgrade(engine)
+    with engine.connect() as conn:
+        names = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext ORDER BY 1").scalars()
+        assert list(names) == ["st_params_key_value", "st_tags_key_value"]
+    engine.dispose()

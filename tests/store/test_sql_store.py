@@ -534,6 +534,46 @@ def test_metric_ordering_pages_across_runs_with_and_without_it(
     assert seen[len(ordered) :] == ["r5", "r3", "r1"]
 
 
+@pytest.mark.parametrize(
+    ("op", "bound"), [(">", 0.5), (">=", 0.5), ("<", 0.7), ("<=", 0.7), ("=", 0.5), ("!=", 0.5)]
+)
+def test_a_filter_on_the_ordering_metric(service: TrackingService, op: str, bound: float) -> None:
+    """The filter on the metric the search orders by is applied to the ordering join itself
+    (one phase, no second lookup): same runs as the comparison says, in order, across pages;
+    runs without the metric or with NaN never match."""
+    values = [0.3, None, 0.9, math.nan, 0.5, None, 0.7, 0.5]
+    compare = {
+        ">": lambda v: v > bound,
+        ">=": lambda v: v >= bound,
+        "<": lambda v: v < bound,
+        "<=": lambda v: v <= bound,
+        "=": lambda v: v == bound,
+        "!=": lambda v: v != bound,
+    }[op]
+    expected = []
+    for i, acc in enumerate(values):
+        run_id = _run(service, name=f"r{i}", start=100 + i)
+        if acc is not None:
+            service.log_batch(run_id, metrics=[Metric("acc", acc, 1, 0), Metric("b", 1.0, 1, 0)])
+            if not math.isnan(acc) and compare(acc):
+                expected.append((-acc, -(100 + i), f"r{i}"))  # value DESC, then newest first
+    seen: list[str] = []
+    token = None
+    while True:
+        page = service.search_runs(
+            ["0"],
+            f"metrics.acc {op} {bound} AND metrics.b = 1",
+            max_results=2,
+            order_by=["metrics.acc DESC"],
+            page_token=token,
+        )
+        seen += [r.info.run_name for r in page.items]
+        token = page.next_page_token
+        if not token:
+            break
+    assert seen == [name for *_, name in sorted(expected)]
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 def test_eight_threads_lose_no_point(service: TrackingService) -> None:
     run_id = _run(service)

@@ -247,25 +247,42 @@ def _selective(filters: Sequence[Comparison]) -> bool:
     return any(c.kind == "attribute" and c.key == "run_id" and c.op in ("=", "IN") for c in filters)
 
 
-def _metric_first(conds: Sequence[Any], order: Sequence[OrderBy]) -> list[Select[Any]]:
+_FOLDABLE = frozenset({"=", "!=", ">", ">=", "<", "<="})
+
+
+def _metric_first(
+    base: Sequence[Any], filters: Sequence[Comparison], order: Sequence[OrderBy], dialect: str
+) -> list[Select[Any]]:
     """Order by a metric as two phases: runs that have it, walked in the (key, value) index's
-    order so ``LIMIT`` stops early instead of sorting every run; then the runs that lack it."""
+    order so ``LIMIT`` stops early instead of sorting every run; then the runs that lack it.
+
+    A filter on the ordering metric itself is a condition on the joined row (the run's one
+    latest value of that key), not a second lookup, and the index walk can start at the bound;
+    a run without the metric (or with NaN) fails such a filter, so the second phase is dropped.
+    """
     first, rest = order[0], order[1:]
     lm = latest_metrics.alias("order_0")
+    folded = [c for c in filters if c.kind == "metric" and c.key == first.key and c.op in _FOLDABLE]
+    conds = [*base, *(_run_cond(c, dialect) for c in filters if c not in folded)]
     on = and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == first.key)
     present = select(*RUN_COLUMNS).select_from(_DrivingJoin(lm, runs, on))
-    present = present.where(lm.c.is_nan == false(), *conds)
+    present = present.where(
+        lm.c.is_nan == false(),
+        *(_compare(lm.c.value, c.op, c.value, dialect) for c in folded),
+        *conds,
+    )
     value = lm.c.value.asc() if first.ascending else lm.c.value.desc()
     seen = _orders_by_start(order)
+    phases = [_run_order(present, rest, lead=[value], start_time_seen=seen)]
+    if folded:
+        return phases
     lmc = latest_metrics.c
     has_it = exists().where(
         lmc.run_uuid == runs.c.run_uuid, lmc.key == first.key, lmc.is_nan == false()
     )
     absent = select(*RUN_COLUMNS).where(*conds, not_(has_it))
-    return [
-        _run_order(present, rest, lead=[value], start_time_seen=seen),
-        _run_order(absent, rest, lead=[literal(0)], start_time_seen=seen),
-    ]
+    phases.append(_run_order(absent, rest, lead=[literal(0)], start_time_seen=seen))
+    return phases
 
 
 def run_query(
@@ -277,14 +294,14 @@ def run_query(
 ) -> list[Select[Any]]:
     """The search as one or more queries whose results are concatenated in order (phases)."""
     filters = parse_run_filter(filter_string)
-    conds = [
+    base = [
         runs.c.experiment_id.in_(list(experiment_ids)),
         runs.c.lifecycle_stage.in_(view_type.stages()),
-        *(_run_cond(c, dialect) for c in filters),
     ]
     order = parse_run_order_by(order_by)
     if order and order[0].kind == "metric" and not _selective(filters):
-        return _metric_first(conds, order)
+        return _metric_first(base, filters, order, dialect)
+    conds = [*base, *(_run_cond(c, dialect) for c in filters)]
     return [_run_order(select(*RUN_COLUMNS).where(*conds), order)]
 
 
