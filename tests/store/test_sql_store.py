@@ -70,6 +70,32 @@ def test_delete_restore_experiment_cascades_to_runs(service: TrackingService) ->
     assert service.get_run(run_id).info.lifecycle_stage == "active"
 
 
+def test_create_run_checks_its_experiment(service: TrackingService) -> None:
+    """Creating a run (one statement on PostgreSQL) refuses a missing or deleted experiment
+    and then leaves no run behind; the run it makes is the run that is stored."""
+    with pytest.raises(ExperimentNotFound, match="id=999"):
+        service.create_run("999", "u", 1)
+    exp_id = service.create_experiment("runs-here/")
+    service.delete_experiment(exp_id)
+    with pytest.raises(InactiveResource, match="must be in the 'active' state"):
+        service.create_run(exp_id, "u", 1)
+    service.restore_experiment(exp_id)
+    assert service.search_runs([exp_id]).items == []
+    made = service.create_run(exp_id, "me", 5, [Tag("k", "v")], run_name="named")
+    stored = service.get_run(made.info.run_id)
+    assert stored.info == made.info and stored.data.tags == made.data.tags
+    assert made.info.artifact_uri.endswith(f"/{exp_id}/{made.info.run_id}/artifacts")
+    assert stored.data.tags == {"k": "v", "mlflow.runName": "named"}
+
+
+def test_a_run_name_tag_in_a_batch_renames_the_run(service: TrackingService) -> None:
+    run_id = _run(service, name="before")
+    service.log_batch(run_id, params=[Param("p", "1")], tags=[Tag("mlflow.runName", "after")])
+    run = service.get_run(run_id)
+    assert run.info.run_name == "after" and run.data.tags["mlflow.runName"] == "after"
+    assert run.data.params == {"p": "1"}
+
+
 def test_default_experiment_cannot_be_deleted(service: TrackingService) -> None:
     with pytest.raises(InvalidParameter):
         service.delete_experiment("0")

@@ -40,7 +40,7 @@ from shipyard.errors import (
 )
 from shipyard.store._protocol import Page, RunQuery
 from shipyard.store.search import decode_page_token, encode_page_token
-from shipyard.store.sql import _purge, _search, _writes
+from shipyard.store.sql import _pg, _purge, _search, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
@@ -75,9 +75,12 @@ _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
 _INSERT_RUN = insert(runs)
+# The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
-    .join(runs, runs.c.experiment_id == experiment_tags.c.experiment_id)
+    .select_from(
+        runs.outerjoin(experiment_tags, runs.c.experiment_id == experiment_tags.c.experiment_id)
+    )
     .where(runs.c.run_uuid == bindparam("run_id"))
 )
 
@@ -95,6 +98,14 @@ def _exp_key(experiment_id: str) -> int:
     if key is None:
         raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
     return key
+
+
+def _require_active_experiment(experiment_id: str, stage: str) -> None:
+    if stage != _ACTIVE:
+        raise InactiveResource(
+            f"The experiment {experiment_id} must be in the 'active' state. "
+            f"Current state is {stage}."
+        )
 
 
 def _require_active(run_id: str, stage: str) -> None:
@@ -122,6 +133,8 @@ class SqlStore(LoggedModelStore):
     ) -> None:
         self.db_uri = db_uri
         self.engine = engine or make_engine(db_uri)
+        # PostgreSQL: reads without a transaction, hot writes as single statements (``_pg``).
+        self._postgres = self.engine.dialect.name == "postgresql"
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
@@ -139,8 +152,21 @@ class SqlStore(LoggedModelStore):
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
-        with self.engine.connect() as conn, conn.begin():
-            yield conn
+        with self.engine.connect() as conn:
+            if self._postgres:
+                # At PostgreSQL's default READ COMMITTED each statement has its own snapshot,
+                # in a transaction or not, so a read transaction only adds BEGIN and ROLLBACK: two
+                # round trips of a one-query request.
+                conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def _statement(self) -> Iterator[Connection]:
+        """A connection for one self-contained statement (``_pg``): autocommit, so the
+        statement is its own transaction and costs one round trip."""
+        with self.engine.connect() as conn:
+            yield conn.execution_options(isolation_level="AUTOCOMMIT")
 
     def _ensure_default_experiment(self) -> None:
         with self._read() as conn:
@@ -304,34 +330,37 @@ class SqlStore(LoggedModelStore):
         tag_map = {t.key: t.value for t in tags}
         name = run_name or tag_map.get(_RUN_NAME_TAG) or run_id
         tag_map[_RUN_NAME_TAG] = name
-        with self._write() as conn:
-            exp = self._experiment_row(conn, experiment_id)
-            if exp.lifecycle_stage != _ACTIVE:
-                raise InactiveResource(
-                    f"The experiment {experiment_id} must be in the 'active' state. "
-                    f"Current state is {exp.lifecycle_stage}."
+        values = {
+            "run_uuid": run_id,
+            "name": name,
+            "user_id": user_id,
+            "status": RunStatus.RUNNING.value,
+            "start_time": start_time,
+            "lifecycle_stage": _ACTIVE,
+        }
+        if self._postgres:
+            with self._statement() as conn:
+                exp = _pg.create_run(conn, _exp_key(experiment_id), values, tag_map)
+            if exp is None:
+                raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
+            _require_active_experiment(experiment_id, exp.lifecycle_stage)
+        else:
+            with self._write() as conn:
+                exp = self._experiment_row(conn, experiment_id)
+                _require_active_experiment(experiment_id, exp.lifecycle_stage)
+                artifact_uri = _run_artifact_uri(exp.artifact_location, run_id)
+                conn.execute(
+                    _INSERT_RUN,
+                    {**values, "experiment_id": exp.experiment_id, "artifact_uri": artifact_uri},
                 )
-            conn.execute(
-                _INSERT_RUN,
-                {
-                    "run_uuid": run_id,
-                    "name": name,
-                    "experiment_id": exp.experiment_id,
-                    "user_id": user_id,
-                    "status": RunStatus.RUNNING.value,
-                    "start_time": start_time,
-                    "artifact_uri": _run_artifact_uri(exp.artifact_location, run_id),
-                    "lifecycle_stage": _ACTIVE,
-                },
-            )
-            conn.execute(
-                insert(schema.tags),
-                [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
-            )
+                conn.execute(
+                    insert(schema.tags),
+                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
+                )
         # Everything a new run holds is known here: no need to read it back.
         info = RunInfo(
             run_id=run_id,
-            experiment_id=str(exp.experiment_id),
+            experiment_id=str(_exp_key(experiment_id)),
             run_name=name,
             user_id=user_id,
             status=RunStatus.RUNNING.value,
@@ -365,8 +394,10 @@ class SqlStore(LoggedModelStore):
     def get_run_experiment_tags(self, run_id: str) -> dict[str, str]:
         """The tags of the run's experiment, in one read (checked on every run that finishes)."""
         with self._read() as conn:
-            self._run_row(conn, run_id)
-            return dict(conn.execute(_RUN_EXPERIMENT_TAGS, {"run_id": run_id}).all())
+            rows = conn.execute(_RUN_EXPERIMENT_TAGS, {"run_id": run_id}).all()
+        if not rows:
+            raise RunNotFound(f"Run with id={run_id} not found")
+        return {key: value for key, value in rows if key is not None}
 
     def get_run(self, run_id: str) -> Run:
         with self._read() as conn:
@@ -379,6 +410,17 @@ class SqlStore(LoggedModelStore):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
+        if self._postgres and not run_name:
+            with self._statement() as conn:
+                row = _pg.update_run(conn, run_id, status, end_time)
+            if row is None:
+                raise RunNotFound(f"Run with id={run_id} not found")
+            _require_active(run_id, row.lifecycle_stage)
+            return replace(
+                run_info(row),
+                status=status if status is not None else row.status,
+                end_time=end_time if end_time is not None else row.end_time,
+            )
         with self._write() as conn:
             row = self._active_run(conn, run_id)
             values: dict[str, Any] = {}
@@ -424,38 +466,35 @@ class SqlStore(LoggedModelStore):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
+        write = self._log_batch
+        if self._postgres and not any(m.model_id for m in metrics):
+            write = self._log_batch_statement
         try:
-            if self._points_alone(metrics, params, tags):
-                self._log_points(run_id, metrics)
-            else:
-                self._log_batch(run_id, metrics, params, tags, dedupe=False)
+            write(run_id, metrics, params, tags, dedupe=False)
         except IntegrityError:
             if not metrics:
                 raise
             # A point already stored (or repeated in the batch): the batch again, skipping it.
-            self._log_batch(run_id, metrics, params, tags, dedupe=True)
+            write(run_id, metrics, params, tags, dedupe=True)
 
-    def _points_alone(
-        self, metrics: Sequence[Metric], params: Sequence[Param], tags: Sequence[Tag]
-    ) -> bool:
-        """A batch that ``_log_points`` takes: PostgreSQL, points only, none for a model."""
-        return (
-            self.engine.dialect.name == "postgresql"
-            and bool(metrics)
-            and not params
-            and not tags
-            and not any(m.model_id for m in metrics)
-        )
-
-    def _log_points(self, run_id: str, metrics: Sequence[Metric]) -> None:
-        """Points alone on PostgreSQL: one statement in its own transaction (autocommit), so
-        one round trip (``_writes.log_points_pg``)."""
-        with self.engine.connect() as conn:
-            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
-            stage = _writes.log_points_pg(conn, run_id, metrics)
+    def _log_batch_statement(
+        self,
+        run_id: str,
+        metrics: Sequence[Metric],
+        params: Sequence[Param],
+        tags: Sequence[Tag],
+        dedupe: bool,
+    ) -> None:
+        """``_log_batch`` as one PostgreSQL statement (``_pg.log_batch``), same errors."""
+        wanted = _writes.wanted_params(params)
+        tag_map = {t.key: t.value for t in tags}
+        with self._statement() as conn:
+            stage, key, old = _pg.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
         if stage is None:
             raise RunNotFound(f"Run with id={run_id} not found")
         _require_active(run_id, stage)
+        if key is not None:
+            raise _writes.changed_param(run_id, key, str(old), wanted[key])
 
     def _log_batch(
         self,

@@ -82,8 +82,8 @@ def upsert_run_tags(conn: Connection, run_id: str, new_tags: Sequence[Tag]) -> N
         )
 
 
-def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
-    """Params are immutable: the same value again is fine, a different one is an error."""
+def wanted_params(new: Sequence[Param]) -> dict[str, str]:
+    """A batch's params by key; the same key twice must carry the same value."""
     wanted: dict[str, str] = {}
     for p in new:
         if wanted.setdefault(p.key, p.value) != p.value:
@@ -91,6 +91,19 @@ def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
                 f"Duplicate parameter key '{p.key}' with different values "
                 f"('{wanted[p.key]}' and '{p.value}') in one batch."
             )
+    return wanted
+
+
+def changed_param(run_id: str, key: str, old: str, new: str) -> ImmutableParam:
+    return ImmutableParam(
+        f"Changing param values is not allowed. Param with key='{key}' was already "
+        f"logged with value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
+    )
+
+
+def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
+    """Params are immutable: the same value again is fine, a different one is an error."""
+    wanted = wanted_params(new)
     existing = conn.execute(
         select(params.c.key, params.c.value).where(
             params.c.run_uuid == run_id, params.c.key.in_(list(wanted))
@@ -98,11 +111,7 @@ def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
     ).all()
     for key, old in existing:
         if old != wanted[key]:
-            raise ImmutableParam(
-                f"Changing param values is not allowed. Param with key='{key}' was already "
-                f"logged with value='{old}' for run ID='{run_id}'. "
-                f"Attempted logging new value '{wanted[key]}'."
-            )
+            raise changed_param(run_id, key, old, wanted[key])
     seen = {key for key, _ in existing}
     rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in seen]
     if rows:
@@ -141,25 +150,15 @@ _ON_CONFLICT_NEWER_PG = (
 )
 _LATEST_UPSERT_PG = _INSERT_LATEST_PG + _ON_CONFLICT_NEWER_PG
 
-# A batch of points alone, on PostgreSQL, as one statement, so that in autocommit it is one
-# round trip instead of five (begin, run check, points, latest values, commit): the run's row
-# is locked as ``log_batch`` locks it, the points and latest values are written only when the
-# run is active, and the statement answers the run's stage (no row: no such run).
-_IF_ACTIVE = "WHERE EXISTS (SELECT 1 FROM active) "
-_POINTS_ONLY_PG = (
-    "WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = %b FOR KEY SHARE), "
-    "active AS (SELECT 1 FROM run WHERE lifecycle_stage = 'active'), "
-    f"points AS ({_INSERT_POINTS_PG} {_IF_ACTIVE}), "
-    f"latest AS ({_INSERT_LATEST_PG}{_IF_ACTIVE}{_ON_CONFLICT_NEWER_PG}) "
-    "SELECT lifecycle_stage FROM run"
-)
 
-
-def _columns(rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+def columns(rows: Sequence[tuple[Any, ...]], width: int = 5) -> list[list[Any]]:
+    """Rows as ``width`` column lists (arrays for ``unnest``), empty lists for no rows."""
+    if not rows:
+        return [[] for _ in range(width)]
     return [list(col) for col in zip(*rows, strict=True)]
 
 
-def _point_rows(
+def point_rows(
     points: Sequence[Metric],
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     """The history rows (key, timestamp, step, value, is_nan) and each key's newest point as
@@ -176,26 +175,16 @@ def _point_rows(
     return rows, [(k, *v) for k, v in latest.items()]
 
 
-def log_points_pg(conn: Connection, run_id: str, points: Sequence[Metric]) -> str | None:
-    """``_POINTS_ONLY_PG``: the run's lifecycle stage (None when there is no such run); the
-    points are stored only when it is active. A point already stored raises
-    ``IntegrityError``, as ``insert_metrics`` does without ``dedupe``."""
-    rows, newest = _point_rows(points)
-    args = (run_id, run_id, *_columns(rows), run_id, *_columns(newest))
-    stage: str | None = conn.exec_driver_sql(_POINTS_ONLY_PG, args).scalar()
-    return stage
-
-
 def insert_metrics(
     conn: Connection, run_id: str, points: Sequence[Metric], dedupe: bool = True
 ) -> None:
     """History rows go to the driver in one call: this is the hot path of logging. With
     ``dedupe`` false (PostgreSQL only), a point stored twice raises ``IntegrityError``."""
-    rows, newest = _point_rows(points)
+    rows, newest = point_rows(points)
     if conn.dialect.name == "postgresql":
         sql = _INSERT_POINTS_PG + (_DEDUPE_PG if dedupe else "")
-        conn.exec_driver_sql(sql, (run_id, *_columns(rows)))
-        conn.exec_driver_sql(_LATEST_UPSERT_PG, (run_id, *_columns(newest)))
+        conn.exec_driver_sql(sql, (run_id, *columns(rows)))
+        conn.exec_driver_sql(_LATEST_UPSERT_PG, (run_id, *columns(newest)))
         return
     conn.exec_driver_sql(_INSERT_POINTS, [(run_id, *row) for row in rows])
     conn.execute(
