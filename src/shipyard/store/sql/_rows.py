@@ -10,11 +10,10 @@ from typing import Any
 
 import orjson
 from sqlalchemy import (
-    ARRAY,
+    JSON,
     ColumnElement,
     Connection,
     Row,
-    String,
     Table,
     Text,
     any_,
@@ -118,9 +117,13 @@ def load_experiments(conn: Connection, rows: Sequence[Row[Any]]) -> list[Experim
 
 def _among(conn: Connection, column: Any, ids: list[str]) -> ColumnElement[bool]:
     """``column IN ids``; on PostgreSQL as ``= ANY(array)``, one parameter instead of a
-    thousand for the planner to read."""
+    thousand for the planner to read, sent as one JSON text: psycopg's text form of a list
+    quotes each element through a regular expression (~6 us per id, ~40 ms of reading 5,000
+    runs here), and JSON is parsed in C on both sides."""
     if conn.dialect.name == "postgresql":
-        return column == any_(bindparam("ids", ids, type_=ARRAY(String)))  # type: ignore[no-any-return]
+        text = bindparam("ids", orjson.dumps(ids).decode(), type_=Text)
+        elements = select(func.json_array_elements_text(cast(text, JSON))).scalar_subquery()
+        return column == any_(func.array(elements))  # type: ignore[no-any-return]
     return column.in_(ids)  # type: ignore[no-any-return]
 
 
