@@ -40,7 +40,7 @@ from shipyard.errors import (
 )
 from shipyard.store._protocol import Page, RunQuery
 from shipyard.store.search import decode_page_token, encode_page_token
-from shipyard.store.sql import _pg, _purge, _search, _writes
+from shipyard.store.sql import _lite, _pg, _purge, _search, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
@@ -133,8 +133,11 @@ class SqlStore(LoggedModelStore):
     ) -> None:
         self.db_uri = db_uri
         self.engine = engine or make_engine(db_uri)
-        # PostgreSQL: reads without a transaction, hot writes as single statements (``_pg``).
+        # The hot writes (runs/create, log-batch, runs/update): single statements in autocommit
+        # on PostgreSQL (``_pg``), plain driver calls in a write transaction on SQLite
+        # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
+        self._hot: Any = _pg if self._postgres else _lite
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
@@ -167,6 +170,12 @@ class SqlStore(LoggedModelStore):
         statement is its own transaction and costs one round trip."""
         with self.engine.connect() as conn:
             yield conn.execution_options(isolation_level="AUTOCOMMIT")
+
+    @contextmanager
+    def _hot_write(self) -> Iterator[Connection]:
+        """The connection ``self._hot``'s functions take (see ``__init__``)."""
+        with self._statement() if self._postgres else self._write() as conn:
+            yield conn
 
     def _ensure_default_experiment(self) -> None:
         with self._read() as conn:
@@ -338,25 +347,11 @@ class SqlStore(LoggedModelStore):
             "start_time": start_time,
             "lifecycle_stage": _ACTIVE,
         }
-        if self._postgres:
-            with self._statement() as conn:
-                exp = _pg.create_run(conn, _exp_key(experiment_id), values, tag_map)
+        with self._hot_write() as conn:
+            exp = self._hot.create_run(conn, _exp_key(experiment_id), values, tag_map)
             if exp is None:
                 raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
-            _require_active_experiment(experiment_id, exp.lifecycle_stage)
-        else:
-            with self._write() as conn:
-                exp = self._experiment_row(conn, experiment_id)
-                _require_active_experiment(experiment_id, exp.lifecycle_stage)
-                artifact_uri = _run_artifact_uri(exp.artifact_location, run_id)
-                conn.execute(
-                    _INSERT_RUN,
-                    {**values, "experiment_id": exp.experiment_id, "artifact_uri": artifact_uri},
-                )
-                conn.execute(
-                    insert(schema.tags),
-                    [{"run_uuid": run_id, "key": k, "value": v} for k, v in tag_map.items()],
-                )
+            _require_active_experiment(experiment_id, exp[1])
         # Everything a new run holds is known here: no need to read it back.
         info = RunInfo(
             run_id=run_id,
@@ -366,7 +361,7 @@ class SqlStore(LoggedModelStore):
             status=RunStatus.RUNNING.value,
             start_time=start_time,
             end_time=None,
-            artifact_uri=_run_artifact_uri(exp.artifact_location, run_id),
+            artifact_uri=_run_artifact_uri(exp[0], run_id),
         )
         return Run(info=info, data=RunData(tags=tag_map))
 
@@ -410,12 +405,12 @@ class SqlStore(LoggedModelStore):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
-        if self._postgres and not run_name:
-            with self._statement() as conn:
-                row = _pg.update_run(conn, run_id, status, end_time)
-            if row is None:
-                raise RunNotFound(f"Run with id={run_id} not found")
-            _require_active(run_id, row.lifecycle_stage)
+        if not run_name:
+            with self._hot_write() as conn:
+                row = self._hot.update_run(conn, run_id, status, end_time)
+                if row is None:
+                    raise RunNotFound(f"Run with id={run_id} not found")
+                _require_active(run_id, row.lifecycle_stage)
             return replace(
                 run_info(row),
                 status=status if status is not None else row.status,
@@ -466,9 +461,8 @@ class SqlStore(LoggedModelStore):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
-        write = self._log_batch
-        if self._postgres and not any(m.model_id for m in metrics):
-            write = self._log_batch_statement
+        # Points for a logged model also go to its own table: the general path does that.
+        write = self._log_batch if any(m.model_id for m in metrics) else self._log_batch_hot
         try:
             write(run_id, metrics, params, tags, dedupe=False)
         except IntegrityError:
@@ -477,7 +471,7 @@ class SqlStore(LoggedModelStore):
             # A point already stored (or repeated in the batch): the batch again, skipping it.
             write(run_id, metrics, params, tags, dedupe=True)
 
-    def _log_batch_statement(
+    def _log_batch_hot(
         self,
         run_id: str,
         metrics: Sequence[Metric],
@@ -485,16 +479,16 @@ class SqlStore(LoggedModelStore):
         tags: Sequence[Tag],
         dedupe: bool,
     ) -> None:
-        """``_log_batch`` as one PostgreSQL statement (``_pg.log_batch``), same errors."""
+        """``_log_batch`` through ``self._hot`` (see ``__init__``), same errors."""
         wanted = _writes.wanted_params(params)
         tag_map = {t.key: t.value for t in tags}
-        with self._statement() as conn:
-            stage, key, old = _pg.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
-        if stage is None:
-            raise RunNotFound(f"Run with id={run_id} not found")
-        _require_active(run_id, stage)
-        if key is not None:
-            raise _writes.changed_param(run_id, key, str(old), wanted[key])
+        with self._hot_write() as conn:
+            stage, key, old = self._hot.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
+            if stage is None:
+                raise RunNotFound(f"Run with id={run_id} not found")
+            _require_active(run_id, stage)
+            if key is not None:
+                raise _writes.changed_param(run_id, key, str(old), wanted[key])
 
     def _log_batch(
         self,
