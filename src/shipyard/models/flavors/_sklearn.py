@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import cloudpickle
+import pandas as pd
 import sklearn
 
 from shipyard.errors import InvalidModel, InvalidParameter
@@ -28,6 +29,7 @@ from shipyard.models._requirements import imported_modules
 from shipyard.models._signature import Signature
 from shipyard.models._skops import skops_io
 from shipyard.models._trust import load_pickle, load_skops, skops_untrusted
+from shipyard.models.flavors._sklearn_arrays import array_path
 from shipyard.settings import Settings
 
 __all__ = ["FLAVOR", "LOADER_MODULE", "load_model", "load_pyfunc", "log_model", "save_model"]
@@ -40,17 +42,25 @@ _PREDICT_FNS = ("predict", "predict_proba", "predict_log_proba", "decision_funct
 
 
 class _Predictor:
-    """An estimator behind ``LoadedModel``: params are accepted and, as in MLflow, unused."""
+    """An estimator behind ``LoadedModel``: params are accepted and, as in MLflow, unused.
 
-    __slots__ = ("_predict", "raw")
+    A frame whose columns are the fitted feature names, as one block of numbers, is predicted as
+    an array (``_sklearn_arrays``): the same numbers without scikit-learn's per-call checks.
+    """
+
+    __slots__ = ("_arrays", "_predict", "raw")
 
     def __init__(self, model: Any, predict_fn: str) -> None:
         if predict_fn not in _PREDICT_FNS or not callable(getattr(model, predict_fn, None)):
             raise InvalidModel(f"The model has no usable predict_fn {predict_fn!r}")
         self.raw = model
         self._predict = getattr(model, predict_fn)
+        self._arrays = array_path(model, predict_fn)
 
     def predict(self, data: Any, params: dict[str, Any] | None) -> Any:
+        arrays = self._arrays
+        if arrays is not None and isinstance(data, pd.DataFrame) and arrays.accepts(data):
+            return arrays.predict(data)
         return self._predict(data)
 
 
