@@ -7,6 +7,7 @@ model copy, alias follower, metrics and inference log files. The parent only hol
 from __future__ import annotations
 
 import functools
+import gc
 
 import uvicorn
 from starlette.applications import Starlette
@@ -18,7 +19,23 @@ __all__ = ["run_scoring_server"]
 
 
 def _factory(config: ServingConfig) -> Starlette:
-    return build_app(config)
+    app = build_app(config)
+    freeze_loaded_objects()
+    return app
+
+
+def freeze_loaded_objects() -> None:
+    """Keep what is alive once the model is loaded out of the cyclic GC's full collections.
+
+    With scikit-learn, pandas and the model loaded a worker tracks ~170,000 objects, and every
+    full collection (several per 10,000 requests, from the objects each request allocates) walks
+    them all: ~90 ms each, ~11 us per request on average, and a 90 ms stall for whoever waits.
+    ``gc.freeze()`` moves them to a generation no collection visits; they are still freed by
+    reference counting (a version swapped out later is not frozen). Only this process's server
+    does it, never ``build_app``, which tests and other programs call.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def run_scoring_server(
@@ -27,7 +44,7 @@ def run_scoring_server(
     """Serve until interrupted (SIGINT/SIGTERM); a clean stop flushes the inference log."""
     common = {"host": host, "port": port, "access_log": False, "log_level": "warning"}
     if workers <= 1:
-        app = build_app(config)  # load in this process: a bad URI fails before listening
+        app = _factory(config)  # load in this process: a bad URI fails before listening
         uvicorn.Server(uvicorn.Config(app, lifespan="on", **common)).run()  # type: ignore[arg-type]
         return
     from uvicorn.supervisors import Multiprocess
