@@ -298,8 +298,6 @@ def test_a_retried_batch_with_new_points_stores_each_point_once(service: Trackin
 def test_purge_waits_for_a_batch_in_flight_and_leaves_no_points(sql_store: SqlStore) -> None:
     """The metrics table has no foreign key to runs: a batch locks its run, and a purge of the
     run waits for it, then deletes every point (none is left behind without its run)."""
-    from shipyard.store.sql import _store, _writes
-
     run_id = sql_store.create_run("0", "u", 1).info.run_id
     sql_store.delete_run(run_id)
     sql_store.restore_run(run_id)
@@ -308,8 +306,8 @@ def test_purge_waits_for_a_batch_in_flight_and_leaves_no_points(sql_store: SqlSt
 
     def batch() -> None:
         with sql_store._write() as conn:
-            sql_store._active_run(conn, run_id, _store._RUN_ROW_SHARED)
-            _writes.insert_metrics(conn, run_id, [Metric("m", float(i), 1, i) for i in range(5)])
+            points = [Metric("m", float(i), 1, i) for i in range(5)]
+            assert sql_store._hot.log_batch(conn, run_id, points, {}, {}, False)[0] == "active"
             locked.set()
             release.wait(10)
             order.append("batch")

@@ -68,9 +68,6 @@ Json = dict[str, Any]
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
 _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
-# What a foreign key's check takes per point, taken once per batch: a purge of the run waits
-# for the batch (the metrics table has no key to runs; see migration 0006).
-_RUN_ROW_SHARED = _RUN_ROW.with_for_update(read=True, key_share=True)
 _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
@@ -365,14 +362,14 @@ class SqlStore(LoggedModelStore):
         )
         return Run(info=info, data=RunData(tags=tag_map))
 
-    def _run_row(self, conn: Connection, run_id: str, statement: Any = _RUN_ROW) -> Any:
-        row = conn.execute(statement, {"run_id": run_id}).first()
+    def _run_row(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(_RUN_ROW, {"run_id": run_id}).first()
         if row is None:
             raise RunNotFound(f"Run with id={run_id} not found")
         return row
 
-    def _active_run(self, conn: Connection, run_id: str, statement: Any = _RUN_ROW) -> Any:
-        row = self._run_row(conn, run_id, statement)
+    def _active_run(self, conn: Connection, run_id: str) -> Any:
+        row = self._run_row(conn, run_id)
         _require_active(run_id, row.lifecycle_stage)
         return row
 
@@ -461,34 +458,14 @@ class SqlStore(LoggedModelStore):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
-        # Points for a logged model also go to its own table: the general path does that.
-        write = self._log_batch if any(m.model_id for m in metrics) else self._log_batch_hot
+        linked = any(m.model_id for m in metrics)
         try:
-            write(run_id, metrics, params, tags, dedupe=False)
+            self._log_batch(run_id, metrics, params, tags, linked, dedupe=False)
         except IntegrityError:
             if not metrics:
                 raise
             # A point already stored (or repeated in the batch): the batch again, skipping it.
-            write(run_id, metrics, params, tags, dedupe=True)
-
-    def _log_batch_hot(
-        self,
-        run_id: str,
-        metrics: Sequence[Metric],
-        params: Sequence[Param],
-        tags: Sequence[Tag],
-        dedupe: bool,
-    ) -> None:
-        """``_log_batch`` through ``self._hot`` (see ``__init__``), same errors."""
-        wanted = _writes.wanted_params(params)
-        tag_map = {t.key: t.value for t in tags}
-        with self._hot_write() as conn:
-            stage, key, old = self._hot.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
-            if stage is None:
-                raise RunNotFound(f"Run with id={run_id} not found")
-            _require_active(run_id, stage)
-            if key is not None:
-                raise _writes.changed_param(run_id, key, str(old), wanted[key])
+            self._log_batch(run_id, metrics, params, tags, linked, dedupe=True)
 
     def _log_batch(
         self,
@@ -496,17 +473,22 @@ class SqlStore(LoggedModelStore):
         metrics: Sequence[Metric],
         params: Sequence[Param],
         tags: Sequence[Tag],
+        linked: bool,
         dedupe: bool,
     ) -> None:
-        with self._write() as conn:
-            self._active_run(conn, run_id, _RUN_ROW_SHARED if metrics else _RUN_ROW)
-            if params:
-                _writes.insert_params(conn, run_id, params)
-            if metrics:
-                _writes.insert_metrics(conn, run_id, metrics, dedupe)
+        """The batch through ``self._hot`` (see ``__init__``). Points for a logged model also
+        go to the model's own table, in the same transaction (not autocommit, then)."""
+        wanted = _writes.wanted_params(params)
+        tag_map = {t.key: t.value for t in tags}
+        with self._write() if linked else self._hot_write() as conn:
+            stage, key, old = self._hot.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
+            if stage is None:
+                raise RunNotFound(f"Run with id={run_id} not found")
+            _require_active(run_id, stage)
+            if key is not None:
+                raise _writes.changed_param(run_id, key, str(old), wanted[key])
+            if linked:
                 link_model_metrics(conn, run_id, metrics)
-            if tags:
-                _writes.upsert_run_tags(conn, run_id, tags)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:

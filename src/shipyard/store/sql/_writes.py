@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table, select
 
-from shipyard.entities import DatasetInput, Metric, Param, Tag
+from shipyard.entities import DatasetInput, Metric, Param
 from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
 from shipyard.store.search import encode_page_token
@@ -19,23 +19,20 @@ from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
     input_tags,
-    latest_metrics,
     metrics,
-    params,
     run_model_io,
-    runs,
-    tags,
 )
 
 __all__ = [
+    "changed_param",
+    "columns",
     "history",
     "history_json",
-    "insert_metrics",
-    "insert_params",
     "link_dataset",
     "link_model",
-    "upsert_run_tags",
+    "point_rows",
     "upsert_tag",
+    "wanted_params",
 ]
 
 
@@ -49,37 +46,8 @@ def _tag_upsert(dialect: str, table: Table, owner: str) -> Any:
     )
 
 
-@functools.cache
-def _insert_ignore(dialect: str, table: Table) -> Any:
-    return dialect_insert(dialect, table).on_conflict_do_nothing()
-
-
-@functools.cache
-def _latest_upsert(dialect: str) -> Any:
-    stmt = dialect_insert(dialect, latest_metrics)
-    ex = stmt.excluded
-    lm = latest_metrics.c
-    newer = (ex.step > lm.step) | ((ex.step == lm.step) & (ex.timestamp >= lm.timestamp))
-    return stmt.on_conflict_do_update(
-        index_elements=["run_uuid", "key"],
-        set_={"value": ex.value, "is_nan": ex.is_nan, "timestamp": ex.timestamp, "step": ex.step},
-        where=newer,
-    )
-
-
 def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
     return _tag_upsert(conn.dialect.name, table, owner)
-
-
-def upsert_run_tags(conn: Connection, run_id: str, new_tags: Sequence[Tag]) -> None:
-    rows = {t.key: {"run_uuid": run_id, "key": t.key, "value": t.value} for t in new_tags}
-    conn.execute(upsert_tag(conn, tags, "run_uuid"), list(rows.values()))
-    if "mlflow.runName" in rows:
-        conn.execute(
-            runs.update()
-            .where(runs.c.run_uuid == run_id)
-            .values(name=rows["mlflow.runName"]["value"])
-        )
 
 
 def wanted_params(new: Sequence[Param]) -> dict[str, str]:
@@ -99,56 +67,6 @@ def changed_param(run_id: str, key: str, old: str, new: str) -> ImmutableParam:
         f"Changing param values is not allowed. Param with key='{key}' was already "
         f"logged with value='{old}' for run ID='{run_id}'. Attempted logging new value '{new}'."
     )
-
-
-def insert_params(conn: Connection, run_id: str, new: Sequence[Param]) -> None:
-    """Params are immutable: the same value again is fine, a different one is an error."""
-    wanted = wanted_params(new)
-    existing = conn.execute(
-        select(params.c.key, params.c.value).where(
-            params.c.run_uuid == run_id, params.c.key.in_(list(wanted))
-        )
-    ).all()
-    for key, old in existing:
-        if old != wanted[key]:
-            raise changed_param(run_id, key, old, wanted[key])
-    seen = {key for key, _ in existing}
-    rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in wanted.items() if k not in seen]
-    if rows:
-        conn.execute(_insert_ignore(conn.dialect.name, params), rows)
-
-
-_INSERT_POINTS = (
-    "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) "
-    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
-)
-
-
-# PostgreSQL takes a batch as one statement over arrays: executemany costs a round trip (or a
-# pipeline entry) per point. Without ``ON CONFLICT`` the insert is about twice as fast there
-# (speculative insertion costs a second index visit per row), so the first attempt goes without
-# it and ``SqlStore.log_batch`` retries the whole transaction with ``dedupe`` when a point was
-# already stored (a client's retry) or repeats within the batch.
-_UNNEST = "unnest(%b::text[], %b::bigint[], %b::bigint[], %b::float8[], %b::bool[])"
-_INSERT_POINTS_PG = (
-    "INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan) "
-    f"SELECT %b, * FROM {_UNNEST}"
-)
-_DEDUPE_PG = " ON CONFLICT DO NOTHING"
-
-# The latest value per key, for a batch's keys, as one statement (a point replaces the stored
-# one when its (step, timestamp) is not older).
-_INSERT_LATEST_PG = (
-    "INSERT INTO latest_metrics AS lm (run_uuid, key, step, timestamp, value, is_nan) "
-    f"SELECT %b, * FROM {_UNNEST} "
-)
-_ON_CONFLICT_NEWER_PG = (
-    "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, "
-    "is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step "
-    "WHERE excluded.step > lm.step "
-    "OR (excluded.step = lm.step AND excluded.timestamp >= lm.timestamp)"
-)
-_LATEST_UPSERT_PG = _INSERT_LATEST_PG + _ON_CONFLICT_NEWER_PG
 
 
 def columns(rows: Sequence[tuple[Any, ...]], width: int = 5) -> list[list[Any]]:
@@ -173,27 +91,6 @@ def point_rows(
         if cur is None or (m.step, m.timestamp) >= (cur[0], cur[1]):
             latest[m.key] = (m.step, m.timestamp, value, nan)
     return rows, [(k, *v) for k, v in latest.items()]
-
-
-def insert_metrics(
-    conn: Connection, run_id: str, points: Sequence[Metric], dedupe: bool = True
-) -> None:
-    """History rows go to the driver in one call: this is the hot path of logging. With
-    ``dedupe`` false (PostgreSQL only), a point stored twice raises ``IntegrityError``."""
-    rows, newest = point_rows(points)
-    if conn.dialect.name == "postgresql":
-        sql = _INSERT_POINTS_PG + (_DEDUPE_PG if dedupe else "")
-        conn.exec_driver_sql(sql, (run_id, *columns(rows)))
-        conn.exec_driver_sql(_LATEST_UPSERT_PG, (run_id, *columns(newest)))
-        return
-    conn.exec_driver_sql(_INSERT_POINTS, [(run_id, *row) for row in rows])
-    conn.execute(
-        _latest_upsert(conn.dialect.name),
-        [
-            {"run_uuid": run_id, "key": k, "step": st, "timestamp": ts, "value": v, "is_nan": n}
-            for k, st, ts, v, n in newest
-        ],
-    )
 
 
 def _history_rows(
