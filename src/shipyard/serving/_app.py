@@ -31,7 +31,13 @@ from starlette.routing import Route
 from shipyard._version import __version__
 from shipyard.errors import NotFound, ShipyardError
 from shipyard.inference_log import InferenceLogWriter
-from shipyard.serving._codec import decode_invocation, encode_json, encode_predictions
+from shipyard.serving._codec import (
+    NumericRows,
+    decode_invocation,
+    encode_json,
+    encode_predictions,
+    model_input,
+)
 from shipyard.serving._config import ServingConfig
 from shipyard.serving._errors import PayloadTooLarge, WebhookRejected
 from shipyard.serving._fastpath import Answer, InvocationsFastPath, check_length
@@ -198,9 +204,10 @@ class _Scorer:
 
     async def _predict(self, served: Served, data: Any, params: dict[str, Any] | None) -> Any:
         batcher = self.state.batcher
-        one_row = isinstance(data, pd.DataFrame) and len(data) == 1
+        one_row = isinstance(data, NumericRows | pd.DataFrame) and len(data) == 1
         if batcher is not None and params is None and one_row:
             return await batcher.predict(served, data)
+        data = model_input(data)
         if _rows(data) <= self.config.inline_rows:
             return served.model.predict(data, params)
         loop = asyncio.get_running_loop()
@@ -234,7 +241,7 @@ class _Scorer:
             model_version=served.version,
             source=source,
             request_id=request_id,
-            inputs=data,
+            inputs=model_input(data),
             outputs=predictions,
             latency_ms=seconds * 1000,
             rows=max(1, _rows(data)),

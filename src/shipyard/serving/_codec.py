@@ -3,13 +3,16 @@
 JSON bodies carry one of ``dataframe_split``, ``dataframe_records``, ``instances`` or ``inputs``
 (plus optional ``params``); CSV and Parquet bodies are tables. A JSON table whose values are all
 numbers becomes one NumPy block (not a column-by-column pandas build): that is most of the cost
-of a one-row request, and the signature check that follows treats both the same.
+of a one-row request, and the signature check that follows treats both the same. When its
+columns are the served signature's, the block stays ``NumericRows`` until a frame is needed: a
+micro-batch stacks the blocks of its requests into one frame instead of building one per request.
 """
 
 from __future__ import annotations
 
 import io
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -20,13 +23,39 @@ from shipyard.errors import BadRequest
 from shipyard.serving._errors import UnsupportedMediaType
 from shipyard.serving._source import Served
 
-__all__ = ["CONTENT_TYPES", "decode_invocation", "encode_predictions", "json_default"]
+__all__ = [
+    "CONTENT_TYPES",
+    "NumericRows",
+    "decode_invocation",
+    "encode_predictions",
+    "json_default",
+    "model_input",
+]
 
 JSON = "application/json"
 CSV = "text/csv"
 PARQUET = ("application/x-parquet", "application/parquet", "application/vnd.apache.parquet")
 CONTENT_TYPES = (JSON, CSV, *PARQUET)
 _KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
+@dataclass(frozen=True, slots=True)
+class NumericRows:
+    """Rows of numbers under the served model's columns (its shared Index), not yet a frame."""
+
+    block: np.ndarray[Any, Any]  # 2-d, integer or float
+    columns: pd.Index
+
+    def __len__(self) -> int:
+        return len(self.block)
+
+    def frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.block, columns=self.columns, copy=False)
+
+
+def model_input(data: Any) -> Any:
+    """What ``predict()`` and the inference log are given for a decoded body."""
+    return data.frame() if isinstance(data, NumericRows) else data
 
 
 def media_type(header: str | None) -> str:
@@ -36,7 +65,7 @@ def media_type(header: str | None) -> str:
 def decode_invocation(
     body: bytes, content_type: str | None, served: Served
 ) -> tuple[Any, dict[str, Any] | None]:
-    """``(model input, params)`` of an ``/invocations`` body."""
+    """``(model input or NumericRows, params)`` of an ``/invocations`` body."""
     kind = media_type(content_type)
     if kind == JSON or kind.endswith("+json"):
         return _decode_json(body, served)
@@ -83,7 +112,7 @@ def _decode_json(body: bytes, served: Served) -> tuple[Any, dict[str, Any] | Non
     return _tensor_input(value, served), params
 
 
-def _split_frame(value: Any, served: Served) -> pd.DataFrame:
+def _split_frame(value: Any, served: Served) -> pd.DataFrame | NumericRows:
     if not isinstance(value, dict) or "data" not in value:
         raise BadRequest("'dataframe_split' must be an object with 'data' (and 'columns')")
     data, columns = value["data"], value.get("columns")
@@ -94,10 +123,9 @@ def _split_frame(value: Any, served: Served) -> pd.DataFrame:
     if served.numeric and data and isinstance(data[0], list):
         block = _numeric_block(data)
         if block is not None and (columns is None or len(columns) == block.shape[1]):
-            names: Any = columns
             if served.column_index is not None and tuple(columns or ()) == served.columns:
-                names = served.column_index
-            return pd.DataFrame(block, columns=names, copy=False)
+                return NumericRows(block, served.column_index)
+            return pd.DataFrame(block, columns=columns, copy=False)
     widths = {len(row) for row in data if isinstance(row, list)}
     if len(widths) > 1:
         raise BadRequest(

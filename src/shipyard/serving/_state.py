@@ -36,7 +36,7 @@ class ServingState:
     follower: AliasFollower | None
     writer: InferenceLogWriter | None
     batcher: MicroBatcher | None
-    executor: ThreadPoolExecutor  # large requests and micro-batches predict here
+    executor: ThreadPoolExecutor  # large requests and large micro-batches predict here
 
 
 def default_loader(config: ServingConfig) -> Loader:
@@ -152,5 +152,6 @@ def build_state(
             config.micro_batch_max_wait_ms / 1000,
             metrics.micro_batch.observe,
             executor,
+            config.inline_rows,
         )
     return ServingState(config, holder, metrics, follower, writer, batcher, executor)
