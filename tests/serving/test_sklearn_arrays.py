@@ -92,6 +92,7 @@ def test_only_the_fitted_columns_as_one_block_of_numbers_are_accepted() -> None:
     assert not path.accepts(mixed)
     assert not path.accepts(frame.astype("Float64"))  # an extension dtype
     assert not path.accepts(frame.astype(object))
+    assert not path.accepts(frame > 0)
 
 
 def column_transformer_pipeline() -> Pipeline:

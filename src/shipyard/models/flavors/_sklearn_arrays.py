@@ -56,7 +56,8 @@ class ArrayPath:
         if len(blocks) != 1:
             return False
         dtype = blocks[0].dtype
-        return isinstance(dtype, np.dtype) and dtype.kind in "biuf"
+        # booleans are left out: scikit-learn converts boolean frame columns on a path of their own
+        return isinstance(dtype, np.dtype) and dtype.kind in "iuf"
 
     def predict(self, frame: pd.DataFrame) -> Any:
         return self._method(frame.to_numpy())
