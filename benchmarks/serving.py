@@ -16,7 +16,7 @@ same requests are sent over keep-alive connections:
 MLflow runs from ``benchmarks/.venvs/mlflow`` (created on first use, see ``_servers.py``).
 
     .venv/bin/python benchmarks/serving.py [--quick] [--rows N] [--rounds N] [--batch-only]
-        [--markdown PATH]
+        [--serving-only] [--markdown PATH]
 """
 
 from __future__ import annotations
@@ -216,6 +216,7 @@ def main() -> None:
     parser.add_argument("--no-install", action="store_true", help="do not create MLflow's venv")
     parser.add_argument("--markdown", type=Path, help="write the results table here")
     parser.add_argument("--batch-only", action="store_true", help="skip the server measurements")
+    parser.add_argument("--serving-only", action="store_true", help="skip batch scoring")
     parser.add_argument("--rounds", type=int, default=3, help="batch rounds (default 3)")
     args = parser.parse_args()
     seconds = 4.0 if args.quick else 10.0
@@ -337,8 +338,21 @@ def main() -> None:
             f"{p(without, 0.5):.2f} ms off; {logged} of {sent} rows logged after SIGTERM"
         )
 
-    # batch scoring: `--rounds` interleaved runs (the box is shared: medians, and the best run,
-    # the one least disturbed), and the fixed start-up cost measured on a one-row file
+    if not args.serving_only:
+        batch(args, model, x, exe, batch_rows, report)
+    meta = (f"{platform.python_version()}, shipyard {shipyard.__version__}, "
+            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
+    report(meta)
+    if args.markdown:
+        args.markdown.write_text("\n".join(f"- {line}" for line in lines) + "\n")
+
+
+def batch(
+    args: argparse.Namespace, model: Path, x: pd.DataFrame, exe: Path | None, batch_rows: int,
+    report: Any,
+) -> None:  # fmt: skip
+    """Batch scoring: `--rounds` interleaved runs (the box is shared: medians, and the best
+    run, the one least disturbed), and the fixed start-up cost measured on a one-row file."""
     csv, parquet = write_inputs(batch_rows)
     tiny = ROOT / "in-1.csv"
     x.head(1).to_csv(tiny, index=False)
@@ -383,11 +397,6 @@ def main() -> None:
             f"{med['ml_csv'] / med['ship_csv']:.1f}x (CSV), "
             f"{med['ml_csv'] / med['ship_pq']:.1f}x (Parquet in) as fast by medians"
         )
-    meta = (f"{platform.python_version()}, shipyard {shipyard.__version__}, "
-            f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")  # fmt: skip
-    report(meta)
-    if args.markdown:
-        args.markdown.write_text("\n".join(f"- {line}" for line in lines) + "\n")
 
 
 if __name__ == "__main__":
