@@ -164,3 +164,40 @@ def test_numbers_under_the_served_columns_decode_to_rows_that_share_its_index(
     renamed = {"dataframe_split": {"columns": ["a", "b", "c", "d"], "data": [[1, 2, 3, 4]]}}
     other, _ = decode_invocation(orjson.dumps(renamed), "application/json", served)
     assert isinstance(other, pd.DataFrame) and list(other.columns) == ["a", "b", "c", "d"]
+
+
+class RecordingLog:
+    """Stands in for the inference log writer: keeps what each request would log."""
+
+    dropped = 0
+    written = 0
+
+    def __init__(self) -> None:
+        self.inputs: list[Any] = []
+
+    def log(self, **record: Any) -> None:
+        self.inputs.append(record["inputs"])
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unbatched_request_builds_one_frame_for_predict_and_the_log(
+    iris_model: Path, iris_rows: pd.DataFrame
+) -> None:
+    writer = RecordingLog()
+    app = build_app(ServingConfig(str(iris_model)), writer=writer)  # type: ignore[arg-type]
+    model = app.state.serving.holder.current.model
+    given: list[Any] = []
+    predict = model.predict
+
+    def recording(data: Any, params: Any = None) -> Any:
+        given.append(data)
+        return predict(data, params)
+
+    model.predict = recording
+    answers, _ = asyncio.run(concurrently(app, split_bodies(iris_rows.head(3))))
+    assert [status for status, _ in answers] == [200] * 3
+    assert len(given) == len(writer.inputs) == 3
+    assert all(a is b for a, b in zip(given, writer.inputs, strict=True))
+    assert isinstance(writer.inputs[0], pd.DataFrame)

@@ -180,6 +180,8 @@ class _Scorer:
                 payload = encode_json(encode_infer(predictions, served, body_id))
             else:
                 data, params = decode_invocation(body, content_type, served)
+                if not self._batched(data, params):
+                    data = model_input(data)  # once, for predict() and the log
                 predictions = await self._predict(served, data, params)
                 payload = encode_predictions(predictions)
         except ShipyardError as exc:
@@ -202,11 +204,15 @@ class _Scorer:
             self._log(served, source, request_id, data, predictions, seconds, error)
         return Answer(status, payload, request_id, served.version)
 
+    def _batched(self, data: Any, params: dict[str, Any] | None) -> bool:
+        """One row without params goes through the micro-batcher, when it is on."""
+        if self.state.batcher is None or params is not None:
+            return False
+        return isinstance(data, NumericRows | pd.DataFrame) and len(data) == 1
+
     async def _predict(self, served: Served, data: Any, params: dict[str, Any] | None) -> Any:
-        batcher = self.state.batcher
-        one_row = isinstance(data, NumericRows | pd.DataFrame) and len(data) == 1
-        if batcher is not None and params is None and one_row:
-            return await batcher.predict(served, data)
+        if self.state.batcher is not None and self._batched(data, params):
+            return await self.state.batcher.predict(served, data)
         data = model_input(data)
         if _rows(data) <= self.config.inline_rows:
             return served.model.predict(data, params)
