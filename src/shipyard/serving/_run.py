@@ -30,9 +30,10 @@ def freeze_loaded_objects() -> None:
     With scikit-learn, pandas and the model loaded a worker tracks ~170,000 objects, and every
     full collection (several per 10,000 requests, from the objects each request allocates) walks
     them all: ~90 ms each, ~11 us per request on average, and a 90 ms stall for whoever waits.
-    ``gc.freeze()`` moves them to a generation no collection visits; they are still freed by
-    reference counting (a version swapped out later is not frozen). Only this process's server
-    does it, never ``build_app``, which tests and other programs call.
+    ``gc.freeze()`` moves them to a generation no collection visits. Frozen objects are still
+    freed by reference counting, which is how a version swapped out later goes (a loaded
+    scikit-learn package holds no reference cycle); only garbage cycles among them would stay.
+    Only this process's server does it, never ``build_app``, which tests and other programs call.
     """
     gc.collect()
     gc.freeze()
