@@ -43,3 +43,21 @@ def test_each_worker_freezes_after_building_its_app(iris_model: Path, unfrozen: 
     app = _factory(ServingConfig(str(iris_model)))
     assert app.state.serving.holder.current.version
     assert gc.get_freeze_count() > 10_000
+
+
+def test_a_loaded_model_needs_no_cycle_collection_to_be_freed(iris_model: Path) -> None:
+    """What lets a frozen worker drop a swapped-out version: reference counting alone frees it."""
+    import weakref
+
+    from shipyard.pyfunc import load_model
+
+    model = load_model(iris_model)
+    estimator = weakref.ref(model.unwrap())
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        del model
+        assert estimator() is None
+    finally:
+        if enabled:
+            gc.enable()
