@@ -49,6 +49,7 @@ __all__ = [
     "run_from_json",
     "run_info_from_json",
     "run_info_to_json",
+    "run_info_values_to_json",
     "run_to_json",
     "tag_from_json",
     "tags_from_json",
@@ -158,18 +159,44 @@ def metric_to_json(m: Metric) -> Json:
 
 
 def run_info_to_json(info: RunInfo) -> Json:
+    return run_info_values_to_json(
+        info.run_id,
+        info.run_name,
+        info.experiment_id,
+        info.user_id,
+        info.status,
+        info.start_time,
+        info.end_time,
+        info.artifact_uri,
+        info.lifecycle_stage,
+    )
+
+
+def run_info_values_to_json(
+    run_id: str,
+    run_name: str | None,
+    experiment_id: str | int,
+    user_id: str | None,
+    status: str,
+    start_time: int | None,
+    end_time: int | None,
+    artifact_uri: str | None,
+    lifecycle_stage: str,
+) -> Json:
+    """A run's info as the wire has it, from its values in the store's column order (the
+    server's read path passes a database row's values straight in)."""
     out: Json = {
-        "run_id": info.run_id,
-        "run_uuid": info.run_id,
-        "run_name": info.run_name,
-        "experiment_id": info.experiment_id,
-        "user_id": info.user_id,
-        "status": info.status,
+        "run_id": run_id,
+        "run_uuid": run_id,
+        "run_name": run_name or "",
+        "experiment_id": str(experiment_id),
+        "user_id": user_id or "",
+        "status": status,
     }
-    _put(out, "start_time", info.start_time)
-    _put(out, "end_time", info.end_time)
-    out["artifact_uri"] = info.artifact_uri
-    out["lifecycle_stage"] = info.lifecycle_stage
+    _put(out, "start_time", start_time)
+    _put(out, "end_time", end_time)
+    out["artifact_uri"] = artifact_uri or ""
+    out["lifecycle_stage"] = lifecycle_stage
     return out
 
 
