@@ -1,13 +1,17 @@
-"""Background WAL checkpoints: a server's commits leave the log alone, a thread moves it."""
+"""Background WAL checkpoints: a server's commits seldom checkpoint the log, a thread moves it."""
 
 from __future__ import annotations
 
 import sqlite3
+import threading
 import time
 from pathlib import Path
 
+import pytest
+
 from shipyard.entities import Metric
-from shipyard.store.sql import SqlStore, WalCheckpointer, make_engine
+from shipyard.store.sql import SqlStore, WalCheckpointer, _engine, make_engine
+from shipyard.store.sql._engine import SERVER_AUTOCHECKPOINT_PAGES
 
 
 def _fill(store: SqlStore, runs: int) -> None:
@@ -27,7 +31,8 @@ def test_commits_leave_the_log_to_the_checkpointer(tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{db}", background_checkpoints=True)
     store = SqlStore(f"sqlite:///{db}", str(tmp_path / "a"), engine=engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        pages = conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar()
+        assert pages == SERVER_AUTOCHECKPOINT_PAGES
     _fill(store, 120)
     assert _log_frames(db) > 1000  # past where a commit would have checkpointed it
 
@@ -58,3 +63,39 @@ def test_without_the_flag_sqlite_checkpoints_as_usual(tmp_path: Path) -> None:
         assert conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 1000
     _fill(store, 120)
     assert _log_frames(db) <= 1100  # the commit that passed 1,000 pages restarted the log
+
+
+def test_the_log_stays_bounded_under_steady_writes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Four threads create runs back to back for three seconds with the checkpointer running:
+    the log file keeps restarting instead of growing (it grew ~3,000 pages a second, without
+    end, when server commits never checkpointed). A low threshold keeps the test small."""
+    monkeypatch.setattr(_engine, "SERVER_AUTOCHECKPOINT_PAGES", 500)
+    db = tmp_path / "b.db"
+    engine = make_engine(f"sqlite:///{db}", background_checkpoints=True)
+    store = SqlStore(f"sqlite:///{db}", str(tmp_path / "a"), engine=engine)
+    checkpointer = WalCheckpointer(engine, interval=0.1)
+    checkpointer.start()
+    stop = time.monotonic() + 3
+
+    def writer() -> None:
+        while time.monotonic() < stop:
+            run_id = store.create_run("0", "", 1).info.run_id
+            store.log_batch(run_id, metrics=[Metric(f"m{j}", 1.0, 1, 0) for j in range(20)])
+            store.update_run_info(run_id, "FINISHED", 2)
+
+    threads = [threading.Thread(target=writer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    peak = 0  # frames in the log since it last restarted, as each checkpoint reports them
+    while time.monotonic() < stop:
+        peak = max(peak, checkpointer.last[1] if checkpointer.last else 0)
+        time.sleep(0.05)
+    for t in threads:
+        t.join()
+    checkpointer.stop()
+    with engine.connect() as conn:
+        made = conn.exec_driver_sql("SELECT count(*) FROM runs").scalar()
+    assert made is not None and made > 300  # steady writes did happen
+    assert peak <= 3000

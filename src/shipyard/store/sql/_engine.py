@@ -51,13 +51,24 @@ def _sqlite_begin(conn: Connection) -> None:
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-def _no_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
-    dbapi_conn.execute("PRAGMA wal_autocheckpoint=0")
+# With a ``WalCheckpointer`` beside them, commits checkpoint the log only past this many pages
+# (SQLite's default: 1,000). Not never: a checkpoint from another thread copies the log but
+# cannot make writers start over at its beginning (SQLite restarts the log only when a write
+# begins with the whole log copied, and a server's writes follow each other without a gap), so
+# with commits that never checkpoint the log grew without end (21 GB in two minutes of four
+# clients creating runs, until the disk was full). A commit's own checkpoint leaves the log
+# fully copied for the next write, which restarts it: the log stays under ~16 MB.
+SERVER_AUTOCHECKPOINT_PAGES = 4000
+
+
+def _late_autocheckpoint(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
+    dbapi_conn.execute(f"PRAGMA wal_autocheckpoint={SERVER_AUTOCHECKPOINT_PAGES}")
 
 
 def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
-    """An engine for ``uri``; with ``background_checkpoints`` a SQLite engine's commits never
-    checkpoint the log themselves, and a ``WalCheckpointer`` must run beside it."""
+    """An engine for ``uri``; with ``background_checkpoints`` a SQLite engine's commits
+    checkpoint the log only past ``SERVER_AUTOCHECKPOINT_PAGES``, and a ``WalCheckpointer``
+    should run beside it."""
     uri = normalise_db_uri(uri)
     url = make_url(uri)
     if url.get_backend_name() == "sqlite":
@@ -68,7 +79,7 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         if background_checkpoints:
-            event.listen(engine, "connect", _no_autocheckpoint)
+            event.listen(engine, "connect", _late_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, pool_size=10, max_overflow=20)
@@ -120,9 +131,11 @@ class WalCheckpointer:
 
     By default the commit that takes the log past 1,000 pages checkpoints it, so one request in
     every ~25 (a run created with its data writes ~40 pages) copies the log and waits on an
-    fsync: ~20% of the time of creating runs, measured in one process. A server's engine turns
-    that off (``make_engine(..., background_checkpoints=True)``) and runs this thread instead: a
-    PASSIVE checkpoint every ``interval`` seconds, which never waits on readers or writers.
+    fsync: ~20% of the time of creating runs, measured in one process. A server's engine moves
+    that threshold to ``SERVER_AUTOCHECKPOINT_PAGES`` (``make_engine(...,
+    background_checkpoints=True)``) and runs this thread: a PASSIVE checkpoint every
+    ``interval`` seconds, which never waits on readers or writers, so that under a moderate
+    load commits seldom reach the threshold.
     Processes without it (the CLI, the SDK on a local file) checkpoint as SQLite does by default.
     Stopping mid-checkpoint is safe: SQLite resumes from the log on the next open.
     """
