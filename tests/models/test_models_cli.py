@@ -87,6 +87,8 @@ def test_errors_are_one_line(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "INVALID_PARAMETER_VALUE" in result.output and "no such folder" in result.output
     assert "Traceback" not in result.output
-    result = runner.invoke(app, ["models", "describe", "models:/churn@production"])
+    # A registry of its own: the default is ./shipyard-data, which holds whatever ran there.
+    registry = f"sqlite:///{tmp_path / 'registry.db'}"
+    result = runner.invoke(app, ["models", "describe", "models:/churn@production", "-t", registry])
     assert result.exit_code == 1 and "RESOURCE_DOES_NOT_EXIST" in result.output
     assert "churn" in result.output and "Traceback" not in result.output

@@ -29,8 +29,9 @@ def _timings(
     for i in range(repeats):
         start = time.perf_counter()
         model.predict(rows)
-        spent[i] = (time.perf_counter() - start) * 1000.0
-        if i + 1 >= least and start > deadline:
+        end = time.perf_counter()
+        spent[i] = (end - start) * 1000.0
+        if i + 1 >= least and end > deadline:
             return spent[: i + 1]
     return spent
 
