@@ -154,3 +154,20 @@ def test_log_metric_sends_from_the_background_thread(uri: str) -> None:
             time.sleep(0.01)
         run.client.log_batch = real  # type: ignore[method-assign]
     assert callers and all(name.startswith("shipyard-metrics-") for name in callers)
+
+
+def test_the_tracking_uri_is_read_from_the_environment_when_first_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``import shipyard`` first, then the variable: the SDK still uses it (as MLflow does)."""
+    shipyard.set_tracking_uri(None)
+    folder = str(tmp_path / "from-env")
+    monkeypatch.setenv("SHIPYARD_TRACKING_URI", folder)
+    try:
+        with shipyard.start_run() as run:
+            shipyard.log_param("p", "1")
+        assert folder in shipyard.get_tracking_uri()
+        stored = shipyard.Client(folder).get_run(run.info.run_id)
+        assert stored.data.params == {"p": "1"}
+    finally:
+        shipyard.set_tracking_uri(None)

@@ -62,6 +62,9 @@ class _State:
 
     def get_client(self) -> Client:
         if self.client is None:
+            # The environment as it is now: a script may set SHIPYARD_TRACKING_URI after
+            # ``import shipyard``, as it may MLFLOW_TRACKING_URI after ``import mlflow``.
+            self.settings = Settings.from_env()
             self.client = Client(self.tracking_uri, self.settings)
         return self.client
 
