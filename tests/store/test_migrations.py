@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine
 from typer.testing import CliRunner
 
 from shipyard.cli import app
@@ -57,11 +58,10 @@ def test_db_commands(tmp_path: Path) -> None:
     assert f"database: {head_revision()}" in result.output
 
 
-def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
-    """Upgrade from 0001 with data in it: every point survives, the table has no rowid."""
-    uri = f"sqlite:///{tmp_path / 'm.db'}"
-    engine = make_engine(uri)
-    upgrade(engine, "0001")
+def _two_points_at(db: Path, revision: str) -> Engine:
+    """A SQLite database at ``revision`` holding one run with two points of ``loss``."""
+    engine = make_engine(f"sqlite:///{db}")
+    upgrade(engine, revision)
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
@@ -74,6 +74,12 @@ def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
         conn.exec_driver_sql(
             "INSERT INTO metrics VALUES ('r1', 'loss', 1, 0, 0.5, 0), ('r1', 'loss', 2, 1, 0.25, 0)"
         )
+    return engine
+
+
+def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
+    """Upgrade from 0001 with data in it: every point survives, the table has no rowid."""
+    engine = _two_points_at(tmp_path / "m.db", "0001")
     upgrade(engine)
     with engine.connect() as conn:
         rows = conn.exec_driver_sql("SELECT step, value FROM metrics ORDER BY step").all()
@@ -85,21 +91,7 @@ def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
 def test_0006_drops_the_metrics_run_key_and_keeps_points(tmp_path: Path) -> None:
     """Upgrade from 0005 with points in it: every point survives, the table keeps WITHOUT
     ROWID and has no foreign key; downgrading puts the key back."""
-    uri = f"sqlite:///{tmp_path / 'fk.db'}"
-    engine = make_engine(uri)
-    upgrade(engine, "0005")
-    with engine.begin() as conn:
-        conn.exec_driver_sql(
-            "INSERT INTO experiments (experiment_id, name, artifact_location, lifecycle_stage) "
-            "VALUES (1, 'e', '/a', 'active')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO runs (run_uuid, experiment_id, status, lifecycle_stage) "
-            "VALUES ('r1', 1, 'RUNNING', 'active')"
-        )
-        conn.exec_driver_sql(
-            "INSERT INTO metrics VALUES ('r1', 'loss', 1, 0, 0.5, 0), ('r1', 'loss', 2, 1, 0.25, 0)"
-        )
+    engine = _two_points_at(tmp_path / "fk.db", "0005")
     upgrade(engine)
 
     def state() -> tuple[list[tuple[int, float]], str, list[object]]:
