@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import threading
+from pathlib import Path
 
 import orjson
 import pytest
@@ -596,6 +597,26 @@ def test_a_filter_on_the_ordering_metric(service: TrackingService, op: str, boun
         if not token:
             break
     assert seen == [name for *_, name in sorted(expected)]
+
+
+def test_postgres_searches_are_planned_for_their_values(postgres_uri: str, tmp_path: Path) -> None:
+    """A search runs unprepared on PostgreSQL (psycopg would prepare it after five runs and the
+    server would then use a generic plan); the connection goes back to the pool as it was."""
+    store = SqlStore(postgres_uri, str(tmp_path))
+    service = TrackingService(store)
+    for i, acc in enumerate([0.2, 0.9, 0.5]):
+        service.log_batch(_run(service, name=f"r{i}"), metrics=[Metric("acc", acc, 1, 0)])
+    prepared: list[str] = []
+    for _ in range(12):
+        page = service.search_runs(["0"], "metrics.acc > 0.3", order_by=["metrics.acc DESC"])
+        assert [r.info.run_name for r in page.items] == ["r1", "r2"]
+    with store.engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        assert driver is not None and driver.prepare_threshold == 5  # psycopg's default
+        rows = conn.exec_driver_sql("SELECT statement FROM pg_prepared_statements").all()
+        prepared = [r[0] for r in rows]
+    assert not any("order_0" in text for text in prepared)  # the search was never prepared
+    store.engine.dispose()
 
 
 # -- concurrency ----------------------------------------------------------------------------------

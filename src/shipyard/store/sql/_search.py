@@ -305,6 +305,22 @@ def run_query(
     return [_run_order(select(*RUN_COLUMNS).where(*conds), order)]
 
 
+def _custom_plan(conn: Connection, query: Select[Any]) -> list[Any]:
+    """The query's rows, planned for its values. psycopg prepares a statement run five times,
+    and PostgreSQL then settles on a generic plan, made without the values: for a search that
+    is the hash join over every run that the (key, value) statistics were there to avoid
+    (8.7 -> 14-17 ms here). A search is planned each time instead (~1 ms)."""
+    if conn.dialect.name != "postgresql":
+        return list(conn.execute(query).all())
+    driver = conn.connection.driver_connection
+    threshold = driver.prepare_threshold  # type: ignore[union-attr]
+    driver.prepare_threshold = None  # type: ignore[union-attr]
+    try:
+        return list(conn.execute(query).all())
+    finally:
+        driver.prepare_threshold = threshold  # type: ignore[union-attr]
+
+
 def fetch_phases(
     conn: Connection, phases: Sequence[Select[Any]], offset: int, limit: int
 ) -> list[Any]:
@@ -315,7 +331,7 @@ def fetch_phases(
         want = limit - len(rows)
         if want <= 0:
             break
-        got = conn.execute(query.offset(skip).limit(want)).all()
+        got = _custom_plan(conn, query.offset(skip).limit(want))
         rows += got
         if got:
             skip = 0
