@@ -619,6 +619,20 @@ def test_postgres_searches_are_planned_for_their_values(postgres_uri: str, tmp_p
     store.engine.dispose()
 
 
+def test_sqlite_driver_errors_surface_as_sqlalchemy_errors(tmp_path: Path) -> None:
+    """The SQLite hot path calls ``sqlite3`` directly; its errors still arrive as SQLAlchemy's
+    (the server answers ``OperationalError`` with 503, a bare ``sqlite3`` error would be 500)."""
+    from sqlalchemy.exc import OperationalError
+
+    store = SqlStore(f"sqlite:///{tmp_path / 'broken.db'}", str(tmp_path))
+    run_id = store.create_run("0", "u", 1).info.run_id
+    with store.engine.begin() as conn:
+        conn.exec_driver_sql("DROP TABLE latest_metrics")
+    with pytest.raises(OperationalError, match="latest_metrics"):
+        store.log_batch(run_id, metrics=[Metric("m", 1.0, 1, 0)])
+    assert store.get_metric_history(run_id, "m").items == []  # the batch rolled back whole
+
+
 # -- concurrency ----------------------------------------------------------------------------------
 def test_eight_threads_lose_no_point(service: TrackingService) -> None:
     run_id = _run(service)

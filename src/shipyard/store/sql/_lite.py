@@ -10,11 +10,13 @@ single statements answer, so ``SqlStore`` raises the same errors for both backen
 
 from __future__ import annotations
 
+import functools
 import sqlite3
-from collections.abc import Sequence
-from typing import Any, NamedTuple
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
+from sqlalchemy.exc import DBAPIError
 
 from shipyard.entities import Metric
 from shipyard.store.sql._writes import point_rows
@@ -38,6 +40,24 @@ class RunRow(NamedTuple):
     lifecycle_stage: str
 
 
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _as_sqlalchemy_errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """The driver's errors as SQLAlchemy raises them (``OperationalError`` for a locked file,
+    ``IntegrityError``...), so callers and the server's error mapping see one family."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return fn(*args, **kwargs)
+        except sqlite3.Error as exc:
+            raise DBAPIError.instance(fn.__name__, None, exc, sqlite3.Error) from exc
+
+    return wrapper
+
+
 def _db(conn: Connection) -> sqlite3.Connection:
     db = conn.connection.driver_connection
     assert isinstance(db, sqlite3.Connection)
@@ -50,6 +70,7 @@ _INSERT_RUN = (
 )
 
 
+@_as_sqlalchemy_errors
 def create_run(
     conn: Connection, experiment: int, values: dict[str, Any], tags: dict[str, str]
 ) -> Any:
@@ -87,6 +108,7 @@ _UPSERT_LATEST = (
 )
 
 
+@_as_sqlalchemy_errors
 def log_batch(
     conn: Connection,
     run_id: str,
@@ -129,6 +151,7 @@ _RUN = (
 )
 
 
+@_as_sqlalchemy_errors
 def update_run(conn: Connection, run_id: str, status: str | None, end_time: int | None) -> Any:
     """The run's row as it was, or None when there is none; status and end time are changed
     only when the run is active."""
