@@ -19,11 +19,10 @@ from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
 from shipyard.entities import Metric
-from shipyard.store.sql._writes import point_rows
+from shipyard.store.sql._rows import RUN_COLUMNS_SQL
+from shipyard.store.sql._writes import RUN_NAME_TAG, point_rows, run_artifact_uri
 
 __all__ = ["RunRow", "create_run", "log_batch", "update_run"]
-
-_RUN_NAME_TAG = "mlflow.runName"
 
 
 class RunRow(NamedTuple):
@@ -82,7 +81,7 @@ def create_run(
     if exp is None or exp[1] != "active":
         return exp
     run_id = values["run_uuid"]
-    uri = f"{exp[0].rstrip('/')}/{run_id}/artifacts"
+    uri = run_artifact_uri(exp[0], run_id)
     row = (run_id, values["name"], experiment, values["user_id"], values["status"])
     db.execute(_INSERT_RUN, (*row, values["start_time"], uri))
     sql = "INSERT INTO tags (run_uuid, key, value) VALUES (?, ?, ?)"
@@ -135,9 +134,9 @@ def log_batch(
         db.executemany(sql, [(run_id, k, v) for k, v in params.items()])
     if tags:
         db.executemany(_UPSERT_TAG, [(run_id, k, v) for k, v in tags.items()])
-        if _RUN_NAME_TAG in tags:
+        if RUN_NAME_TAG in tags:
             sql = "UPDATE runs SET name = ? WHERE run_uuid = ?"
-            db.execute(sql, (tags[_RUN_NAME_TAG], run_id))
+            db.execute(sql, (tags[RUN_NAME_TAG], run_id))
     if metrics:
         rows, newest = point_rows(metrics)
         db.executemany(_INSERT_POINT, [(run_id, *row) for row in rows])
@@ -145,10 +144,7 @@ def log_batch(
     return stage, None, None
 
 
-_RUN = (
-    "SELECT run_uuid, name, experiment_id, user_id, status, start_time, end_time, "
-    "artifact_uri, lifecycle_stage FROM runs WHERE run_uuid = ?"
-)
+_RUN = f"SELECT {RUN_COLUMNS_SQL} FROM runs WHERE run_uuid = ?"
 
 
 @_as_sqlalchemy_errors

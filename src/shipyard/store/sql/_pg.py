@@ -25,12 +25,10 @@ from typing import Any
 from sqlalchemy import Connection
 
 from shipyard.entities import Metric
-from shipyard.store.sql._rows import RUN_COLUMNS
-from shipyard.store.sql._writes import columns, point_rows
+from shipyard.store.sql._rows import RUN_COLUMNS_SQL
+from shipyard.store.sql._writes import RUN_NAME_TAG, columns, point_rows
 
 __all__ = ["create_run", "log_batch", "update_run"]
-
-_RUN_NAME_TAG = "mlflow.runName"
 
 _ACTIVE = "WHERE EXISTS (SELECT 1 FROM ok)"
 _POINTS = (
@@ -104,7 +102,7 @@ def log_batch(
         "p_values": list(params.values()),
         "t_keys": list(tags),
         "t_values": list(tags.values()),
-        "name": tags.get(_RUN_NAME_TAG),
+        "name": tags.get(RUN_NAME_TAG),
         "keys": keys,
         "stamps": stamps,
         "steps": steps,
@@ -163,15 +161,14 @@ def create_run(
     return conn.exec_driver_sql(_CREATE_RUN, args).first()
 
 
-_RUN = ", ".join(c.name for c in RUN_COLUMNS)
 _UPDATE_RUN = f"""
-WITH run AS (SELECT {_RUN} FROM runs WHERE run_uuid = %(run)s::text FOR NO KEY UPDATE),
+WITH run AS (SELECT {RUN_COLUMNS_SQL} FROM runs WHERE run_uuid = %(run)s::text FOR NO KEY UPDATE),
 changed AS (
   UPDATE runs SET status = coalesce(%(status)s::text, status),
                   end_time = coalesce(%(end)s::bigint, end_time)
   WHERE run_uuid = %(run)s::text AND EXISTS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')
 )
-SELECT {_RUN} FROM run
+SELECT {RUN_COLUMNS_SQL} FROM run
 """
 
 

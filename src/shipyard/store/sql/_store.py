@@ -57,7 +57,6 @@ from shipyard.store.sql._schema import experiment_tags, experiments, runs
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlStore"]
 
 DEFAULT_EXPERIMENT_ID = "0"
-_RUN_NAME_TAG = "mlflow.runName"
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 
@@ -71,7 +70,6 @@ _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
 _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
-_INSERT_RUN = insert(runs)
 # The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
@@ -84,10 +82,6 @@ _RUN_EXPERIMENT_TAGS = (
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-def _run_artifact_uri(experiment_location: str, run_id: str) -> str:
-    return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
 
 
 def _exp_key(experiment_id: str) -> int:
@@ -334,8 +328,8 @@ class SqlStore(LoggedModelStore):
     ) -> Run:
         run_id = self._new_id()
         tag_map = {t.key: t.value for t in tags}
-        name = run_name or tag_map.get(_RUN_NAME_TAG) or run_id
-        tag_map[_RUN_NAME_TAG] = name
+        name = run_name or tag_map.get(_writes.RUN_NAME_TAG) or run_id
+        tag_map[_writes.RUN_NAME_TAG] = name
         values = {
             "run_uuid": run_id,
             "name": name,
@@ -344,21 +338,22 @@ class SqlStore(LoggedModelStore):
             "start_time": start_time,
             "lifecycle_stage": _ACTIVE,
         }
+        experiment = _exp_key(experiment_id)
         with self._hot_write() as conn:
-            exp = self._hot.create_run(conn, _exp_key(experiment_id), values, tag_map)
+            exp = self._hot.create_run(conn, experiment, values, tag_map)
             if exp is None:
                 raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
             _require_active_experiment(experiment_id, exp[1])
         # Everything a new run holds is known here: no need to read it back.
         info = RunInfo(
             run_id=run_id,
-            experiment_id=str(_exp_key(experiment_id)),
+            experiment_id=str(experiment),
             run_name=name,
             user_id=user_id,
             status=RunStatus.RUNNING.value,
             start_time=start_time,
             end_time=None,
-            artifact_uri=_run_artifact_uri(exp[0], run_id),
+            artifact_uri=_writes.run_artifact_uri(exp[0], run_id),
         )
         return Run(info=info, data=RunData(tags=tag_map))
 
@@ -423,7 +418,9 @@ class SqlStore(LoggedModelStore):
             if run_name:
                 values["name"] = run_name
                 stmt = _writes.upsert_tag(conn, schema.tags, "run_uuid")
-                conn.execute(stmt, [{"run_uuid": run_id, "key": _RUN_NAME_TAG, "value": run_name}])
+                conn.execute(
+                    stmt, [{"run_uuid": run_id, "key": _writes.RUN_NAME_TAG, "value": run_name}]
+                )
             if values:
                 conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
         # The row as it was, with what this update changed: no second read.

@@ -24,6 +24,7 @@ from shipyard.store.sql._schema import (
 )
 
 __all__ = [
+    "RUN_NAME_TAG",
     "changed_param",
     "columns",
     "history",
@@ -31,6 +32,7 @@ __all__ = [
     "link_dataset",
     "link_model",
     "point_rows",
+    "run_artifact_uri",
     "upsert_tag",
     "wanted_params",
 ]
@@ -48,6 +50,14 @@ def _tag_upsert(dialect: str, table: Table, owner: str) -> Any:
 
 def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
     return _tag_upsert(conn.dialect.name, table, owner)
+
+
+RUN_NAME_TAG = "mlflow.runName"  # a run's name, kept in step with ``runs.name``
+
+
+def run_artifact_uri(experiment_location: str, run_id: str) -> str:
+    """Where a new run's artifacts go: under its experiment's location."""
+    return f"{experiment_location.rstrip('/')}/{run_id}/artifacts"
 
 
 def wanted_params(new: Sequence[Param]) -> dict[str, str]:
