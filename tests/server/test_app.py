@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import math
 from pathlib import Path
 from typing import Any
@@ -248,6 +249,26 @@ def test_bare_nan_from_python_json_is_accepted(client: TestClient) -> None:
     assert response.status_code == 200
     history = get(client, "metrics/get-history", {"run_id": run_id, "metric_key": "m"})
     assert history["metrics"][0]["value"] == "NaN"
+
+
+def test_history_pages_through_the_server_and_a_forged_cursor_is_a_400(
+    client: TestClient,
+) -> None:
+    _, run_id = new_run(client)
+    points = [{"key": "m", "value": i, "timestamp": i, "step": i} for i in range(7)]
+    post(client, "runs/log-batch", {"run_id": run_id, "metrics": points})
+    query: dict[str, Any] = {"run_id": run_id, "metric_key": "m", "max_results": 3}
+    steps, token = [], None
+    for _ in range(3):
+        page = get(
+            client, "metrics/get-history", {**query, "page_token": token} if token else query
+        )
+        steps += [m["step"] for m in page["metrics"]]
+        token = page.get("next_page_token")
+    assert steps == list(range(7)) and token is None
+    forged = base64.b64encode(b'{"offset": 3, "after": [1, 2, "x"]}').decode()
+    bad = get(client, "metrics/get-history", {**query, "page_token": forged}, 400)
+    assert bad["error_code"] == "INVALID_PARAMETER_VALUE" and "page token" in bad["message"]
 
 
 def test_bulk_interval_samples_steps(client: TestClient) -> None:

@@ -1,4 +1,5 @@
-"""Page tokens: MLflow's exact encoding, and refusal of anything we did not issue."""
+"""Page tokens: MLflow's exact encoding, history cursors, and refusal of anything we did not
+issue."""
 
 from __future__ import annotations
 
@@ -11,7 +12,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from shipyard.errors import InvalidParameter
-from shipyard.store.search import decode_page_token, encode_page_token
+from shipyard.store.search import (
+    decode_history_token,
+    decode_page_token,
+    encode_history_token,
+    encode_page_token,
+)
 
 
 def b64(payload: str | bytes) -> str:
@@ -110,3 +116,56 @@ def test_anything_else_raises_invalid_parameter(token: str) -> None:
         return
     with pytest.raises(InvalidParameter):
         decode_page_token(token)
+
+
+# ------------------------------------------------------------------ metric history cursors
+
+
+def test_a_history_token_keeps_the_offset_for_mlflow_and_adds_the_last_point() -> None:
+    token = encode_history_token(25_000, (1_700_000_000_000, 24_999, 0.1))
+    assert json.loads(base64.b64decode(token)) == {
+        "offset": 25_000,
+        "after": [1_700_000_000_000, 24_999, 0.1],
+    }
+    assert decode_page_token(token) == 25_000  # what an offset-only reader sees
+    assert decode_history_token(token) == (25_000, (1_700_000_000_000, 24_999, 0.1))
+
+
+def test_an_mlflow_token_pages_the_history_by_offset() -> None:
+    assert decode_history_token(encode_page_token(40)) == (40, None)
+    assert decode_history_token(None) == (0, None)
+
+
+@given(
+    st.integers(min_value=0, max_value=2**63),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.floats(allow_nan=False),
+)
+def test_history_tokens_round_trip(offset: int, ts: int, step: int, value: float) -> None:
+    token = encode_history_token(offset, (ts, step, value))
+    assert token.isascii()
+    assert decode_history_token(token) == (offset, (ts, step, value))
+
+
+@pytest.mark.parametrize(
+    "after",
+    [
+        "[1, 2]",
+        "[1, 2, 3, 4]",
+        '"1,2,3"',
+        "{}",
+        "[1.5, 2, 3.0]",
+        '[1, "2", 3.0]',
+        "[true, 2, 3.0]",
+        '[1, 2, "x"]',
+        "[1, 2, null]",
+        f"[{2**63}, 2, 3.0]",
+        f"[1, {-(2**63) - 1}, 3.0]",
+        f"[1, 2, {2**64}]",
+    ],
+)
+def test_a_malformed_history_cursor_is_an_invalid_parameter(after: str) -> None:
+    token = b64('{"offset": 10, "after": ' + after + "}")
+    with pytest.raises(InvalidParameter, match=r"^Invalid page token '"):
+        decode_history_token(token)

@@ -22,6 +22,7 @@ from shipyard.errors import (
     RunNotFound,
 )
 from shipyard.store import RunQuery
+from shipyard.store.search import encode_page_token
 from shipyard.store.sql import SqlStore
 from shipyard.tracking import REQUIRED_TAGS_KEY, TrackingService
 
@@ -250,6 +251,46 @@ def test_metric_history_paging(service: TrackingService) -> None:
     assert [m.step for m in page.items] == list(range(10))
     rest = service.get_metric_history(run_id, "m", max_results=20, page_token=page.next_page_token)
     assert [m.step for m in rest.items] == list(range(10, 25)) and rest.next_page_token is None
+
+
+def test_history_pages_follow_the_last_point_not_an_offset(service: TrackingService) -> None:
+    """A page token carries the last point's (timestamp, step, value): ties on timestamp and
+    step, NaN and infinities page in order, and points logged between two pages before the
+    cursor neither repeat a point nor skip one (an offset would shift by the new points)."""
+    run_id = _run(service)
+    points = [Metric("m", float(v), 7, 1) for v in (3, 1, 2)]
+    points += [Metric("m", math.nan, 8, 0), Metric("m", -math.inf, 8, 1), Metric("m", 0.5, 9, 9)]
+    points += [Metric("m", float(i), 10 + i, i) for i in range(6)]
+    service.log_batch(run_id, metrics=points)
+    first = service.get_metric_history(run_id, "m", max_results=4)
+    assert [(m.timestamp, m.step, m.value) for m in first.items[:3]] == [
+        (7, 1, 1.0),
+        (7, 1, 2.0),
+        (7, 1, 3.0),
+    ]
+    service.log_batch(run_id, metrics=[Metric("m", 9.0, 1, 0), Metric("m", 9.0, 8, 0)])
+    seen = list(first.items)
+    token = first.next_page_token
+    pages = 1
+    while token:
+        page = service.get_metric_history(run_id, "m", max_results=4, page_token=token)
+        json_page = service.get_metric_history_json(run_id, "m", max_results=4, page_token=token)
+        assert json_page.items == [wire.metric_to_json(m) for m in page.items]
+        assert json_page.next_page_token == page.next_page_token
+        seen += page.items
+        token = page.next_page_token
+        pages += 1
+    keys = [(m.timestamp, m.step) for m in seen]
+    assert keys == sorted(keys) and len(seen) == len(points) + 1 == 13 and pages == 4
+    assert (1, 0) not in keys  # logged before the cursor after the first page: not returned
+    assert math.isnan(seen[3].value) and seen[4].value == 9.0 and seen[5].value == -math.inf
+
+
+def test_an_mlflow_offset_token_still_pages_the_history(service: TrackingService) -> None:
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(10)])
+    page = service.get_metric_history(run_id, "m", max_results=3, page_token=encode_page_token(4))
+    assert [m.step for m in page.items] == [4, 5, 6]
 
 
 def test_nan_and_inf_metrics(service: TrackingService) -> None:

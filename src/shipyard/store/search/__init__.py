@@ -1,7 +1,13 @@
 """Search filters, order-by clauses and page tokens, as MLflow's clients write them."""
 
 from shipyard.store.search._ast import Comparison, OrderBy
-from shipyard.store.search._paging import decode_page_token, encode_page_token
+from shipyard.store.search._paging import (
+    HistoryCursor,
+    decode_history_token,
+    decode_page_token,
+    encode_history_token,
+    encode_page_token,
+)
 from shipyard.store.search._parser import (
     EntitySpec,
     KindSpec,
@@ -23,10 +29,13 @@ from shipyard.store.search._parser import (
 __all__ = [
     "Comparison",
     "EntitySpec",
+    "HistoryCursor",
     "KindSpec",
     "OrderBy",
     "Rule",
+    "decode_history_token",
     "decode_page_token",
+    "encode_history_token",
     "encode_page_token",
     "parse_experiment_filter",
     "parse_experiment_order_by",

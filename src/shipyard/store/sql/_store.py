@@ -39,7 +39,7 @@ from shipyard.errors import (
     RunNotFound,
 )
 from shipyard.store._protocol import Page, RunQuery
-from shipyard.store.search import decode_page_token, encode_page_token
+from shipyard.store.search import decode_history_token, decode_page_token, encode_page_token
 from shipyard.store.sql import _lite, _pg, _purge, _search, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
@@ -505,10 +505,10 @@ class SqlStore(LoggedModelStore):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> Page[Metric]:
-        offset = decode_page_token(page_token)
+        offset, after = decode_history_token(page_token)
         with self._read() as conn:
             self._run_row(conn, run_id)
-            return _writes.history(conn, run_id, key, offset, max_results)
+            return _writes.history(conn, run_id, key, offset, after, max_results)
 
     def get_metric_history_json(
         self,
@@ -518,10 +518,10 @@ class SqlStore(LoggedModelStore):
         page_token: str | None = None,
     ) -> Page[Json]:
         """``get_metric_history`` with each point already in its wire form."""
-        offset = decode_page_token(page_token)
+        offset, after = decode_history_token(page_token)
         with self._read() as conn:
             self._run_row(conn, run_id)
-            return _writes.history_json(conn, run_id, key, offset, max_results)
+            return _writes.history_json(conn, run_id, key, offset, after, max_results)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()

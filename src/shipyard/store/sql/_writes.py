@@ -7,12 +7,12 @@ import math
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Table, select
+from sqlalchemy import Connection, Table, select, tuple_
 
 from shipyard.entities import DatasetInput, Metric, Param
 from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
-from shipyard.store.search import encode_page_token
+from shipyard.store.search import HistoryCursor, encode_history_token
 from shipyard.store.sql._dialect import dialect_insert, fetch_tuples, upsert
 from shipyard.store.sql._rows import metric_json
 from shipyard.store.sql._schema import (
@@ -104,39 +104,67 @@ def point_rows(
 
 
 def _history_rows(
-    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+    conn: Connection,
+    run_id: str,
+    key: str,
+    offset: int,
+    after: HistoryCursor | None,
+    max_results: int | None,
 ) -> tuple[list[tuple[Any, ...]], str | None]:
+    """(value, is_nan, timestamp, step) of the page's points, in history order, and the next
+    page's token. A page after ``after`` starts at that point in the primary key's order (the
+    index is (run, key, timestamp, step, value)), so the fourth page of 25,000 reads 25,000
+    entries, not 100,000; MLflow's offset-only tokens still skip ``offset`` points."""
     m = metrics.c
-    q = (
-        select(m.key, m.value, m.is_nan, m.timestamp, m.step)
-        .where(m.run_uuid == run_id, m.key == key)
-        .order_by(m.timestamp, m.step, m.value)
-        .offset(offset)
-    )
+    q = select(m.value, m.is_nan, m.timestamp, m.step).where(m.run_uuid == run_id, m.key == key)
+    if after is not None:
+        q = q.where(tuple_(m.timestamp, m.step, m.value) > tuple_(*after))
+    elif offset:
+        q = q.offset(offset)
+    q = q.order_by(m.timestamp, m.step, m.value)
     if max_results is not None:
         q = q.limit(max_results + 1)
     rows = fetch_tuples(conn, q)
     token = None
     if max_results is not None and len(rows) > max_results:
-        rows, token = rows[:max_results], encode_page_token(offset + max_results)
+        rows = rows[:max_results]
+        value, _, timestamp, step = rows[-1]
+        token = encode_history_token(offset + max_results, (timestamp, step, value))
     return rows, token
 
 
 def history(
-    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+    conn: Connection,
+    run_id: str,
+    key: str,
+    offset: int,
+    after: HistoryCursor | None,
+    max_results: int | None,
 ) -> Page[Metric]:
-    rows, token = _history_rows(conn, run_id, key, offset, max_results)
+    rows, token = _history_rows(conn, run_id, key, offset, after, max_results)
     nan = math.nan
-    items = [Metric(k, nan if is_nan else v, ts, step) for k, v, is_nan, ts, step in rows]
+    items = [Metric(key, nan if is_nan else v, ts, step) for v, is_nan, ts, step in rows]
     return Page(items, token)
 
 
 def history_json(
-    conn: Connection, run_id: str, key: str, offset: int, max_results: int | None
+    conn: Connection,
+    run_id: str,
+    key: str,
+    offset: int,
+    after: HistoryCursor | None,
+    max_results: int | None,
 ) -> Page[dict[str, Any]]:
-    """``history`` in wire form, without a ``Metric`` per point in between."""
-    rows, token = _history_rows(conn, run_id, key, offset, max_results)
-    return Page([metric_json(*row) for row in rows], token)
+    """``history`` in wire form, without a ``Metric`` per point in between (a dict per point
+    made in place: a call per point was a fifth of a 25,000-point page)."""
+    rows, token = _history_rows(conn, run_id, key, offset, after, max_results)
+    items = [
+        {"key": key, "value": v, "timestamp": ts, "step": step}
+        if not is_nan and v - v == 0  # finite; NaN and ±inf travel as strings
+        else metric_json(key, v, is_nan, ts, step)
+        for v, is_nan, ts, step in rows
+    ]
+    return Page(items, token)
 
 
 def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: DatasetInput) -> None:
