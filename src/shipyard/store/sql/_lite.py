@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from typing import Any, NamedTuple, ParamSpec, TypeVar
 
 from sqlalchemy import Connection
@@ -20,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 
 from shipyard.entities import Metric
 from shipyard.store.sql._rows import RUN_COLUMNS_SQL
-from shipyard.store.sql._writes import RUN_NAME_TAG, point_rows, run_artifact_uri
+from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns, run_artifact_uri
 
 __all__ = ["RunRow", "create_run", "log_batch", "update_run"]
 
@@ -138,9 +139,11 @@ def log_batch(
             sql = "UPDATE runs SET name = ? WHERE run_uuid = ?"
             db.execute(sql, (tags[RUN_NAME_TAG], run_id))
     if metrics:
-        rows, newest = point_rows(metrics)
-        db.executemany(_INSERT_POINT, [(run_id, *row) for row in rows])
-        db.executemany(_UPSERT_LATEST, [(run_id, *row) for row in newest])
+        p = point_columns(metrics)
+        run = repeat(run_id)  # endless, hence strict=False; the columns are of one length
+        points = zip(run, p.keys, p.stamps, p.steps, p.values, p.nans, strict=False)
+        db.executemany(_INSERT_POINT, points)
+        db.executemany(_UPSERT_LATEST, zip(run, *p.latest(), strict=False))
     return stage, None, None
 
 

@@ -26,7 +26,7 @@ from sqlalchemy import Connection
 
 from shipyard.entities import Metric
 from shipyard.store.sql._rows import RUN_COLUMNS_SQL
-from shipyard.store.sql._writes import RUN_NAME_TAG, columns, point_rows
+from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns
 
 __all__ = ["create_run", "log_batch", "update_run"]
 
@@ -93,9 +93,8 @@ def log_batch(
     """(run's stage or None, a param key whose stored value differs, that value); nothing is
     written unless the run is active and no param clashes. Without ``dedupe`` a point already
     stored raises ``IntegrityError``."""
-    rows, newest = point_rows(metrics)
-    keys, stamps, steps, values, nans = columns(rows)
-    l_keys, l_steps, l_stamps, l_values, l_nans = columns(newest)
+    points = point_columns(metrics)
+    l_keys, l_steps, l_stamps, l_values, l_nans = points.latest()
     args: dict[str, Any] = {
         "run": run_id,
         "p_keys": list(params),
@@ -103,11 +102,11 @@ def log_batch(
         "t_keys": list(tags),
         "t_values": list(tags.values()),
         "name": tags.get(RUN_NAME_TAG),
-        "keys": keys,
-        "stamps": stamps,
-        "steps": steps,
-        "values": values,
-        "nans": nans,
+        "keys": points.keys,
+        "stamps": points.stamps,
+        "steps": points.steps,
+        "values": points.values,
+        "nans": points.nans,
         "l_keys": l_keys,
         "l_steps": l_steps,
         "l_stamps": l_stamps,
