@@ -266,7 +266,7 @@ def test_history_pages_through_the_server_and_a_forged_cursor_is_a_400(
         steps += [m["step"] for m in page["metrics"]]
         token = page.get("next_page_token")
     assert steps == list(range(7)) and token is None
-    forged = base64.b64encode(b'{"offset": 3, "after": [1, 2, "x"]}').decode()
+    forged = base64.b64encode(b'{"offset": 3, "after": [1, 2, "x", false]}').decode()
     bad = get(client, "metrics/get-history", {**query, "page_token": forged}, 400)
     assert bad["error_code"] == "INVALID_PARAMETER_VALUE" and "page token" in bad["message"]
 

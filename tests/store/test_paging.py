@@ -122,13 +122,13 @@ def test_anything_else_raises_invalid_parameter(token: str) -> None:
 
 
 def test_a_history_token_keeps_the_offset_for_mlflow_and_adds_the_last_point() -> None:
-    token = encode_history_token(25_000, (1_700_000_000_000, 24_999, 0.1))
+    token = encode_history_token(25_000, (1_700_000_000_000, 24_999, 0.1, False))
     assert json.loads(base64.b64decode(token)) == {
         "offset": 25_000,
-        "after": [1_700_000_000_000, 24_999, 0.1],
+        "after": [1_700_000_000_000, 24_999, 0.1, False],
     }
     assert decode_page_token(token) == 25_000  # what an offset-only reader sees
-    assert decode_history_token(token) == (25_000, (1_700_000_000_000, 24_999, 0.1))
+    assert decode_history_token(token) == (25_000, (1_700_000_000_000, 24_999, 0.1, False))
 
 
 def test_an_mlflow_token_pages_the_history_by_offset() -> None:
@@ -141,28 +141,33 @@ def test_an_mlflow_token_pages_the_history_by_offset() -> None:
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.integers(min_value=-(2**63), max_value=2**63 - 1),
     st.floats(allow_nan=False),
+    st.booleans(),
 )
-def test_history_tokens_round_trip(offset: int, ts: int, step: int, value: float) -> None:
-    token = encode_history_token(offset, (ts, step, value))
+def test_history_tokens_round_trip(
+    offset: int, ts: int, step: int, value: float, nan: bool
+) -> None:
+    token = encode_history_token(offset, (ts, step, value, nan))
     assert token.isascii()
-    assert decode_history_token(token) == (offset, (ts, step, value))
+    assert decode_history_token(token) == (offset, (ts, step, value, nan))
 
 
 @pytest.mark.parametrize(
     "after",
     [
-        "[1, 2]",
-        "[1, 2, 3, 4]",
-        '"1,2,3"',
+        "[1, 2, 3.0]",
+        "[1, 2, 3.0, false, 5]",
+        '"1,2,3,false"',
         "{}",
-        "[1.5, 2, 3.0]",
-        '[1, "2", 3.0]',
-        "[true, 2, 3.0]",
-        '[1, 2, "x"]',
-        "[1, 2, null]",
-        f"[{2**63}, 2, 3.0]",
-        f"[1, {-(2**63) - 1}, 3.0]",
-        f"[1, 2, {2**64}]",
+        "[1.5, 2, 3.0, false]",
+        '[1, "2", 3.0, false]',
+        "[true, 2, 3.0, false]",
+        '[1, 2, "x", false]',
+        "[1, 2, null, false]",
+        "[1, 2, 3.0, 0]",
+        "[1, 2, 3.0, null]",
+        f"[{2**63}, 2, 3.0, false]",
+        f"[1, {-(2**63) - 1}, 3.0, false]",
+        f"[1, 2, {2**64}, false]",
     ],
 )
 def test_a_malformed_history_cursor_is_an_invalid_parameter(after: str) -> None:

@@ -286,6 +286,18 @@ def test_history_pages_follow_the_last_point_not_an_offset(service: TrackingServ
     assert math.isnan(seen[3].value) and seen[4].value == 9.0 and seen[5].value == -math.inf
 
 
+def test_a_nan_and_a_zero_at_one_step_are_both_paged(service: TrackingService) -> None:
+    """A NaN is stored as 0.0 with its flag: at the same timestamp and step it ties with a real
+    0.0 on (timestamp, step, value), so the cursor carries the flag too; a page boundary
+    between the two returns both."""
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", 0.0, 5, 1), Metric("m", math.nan, 5, 1)])
+    first = service.get_metric_history(run_id, "m", max_results=1)
+    rest = service.get_metric_history(run_id, "m", max_results=1, page_token=first.next_page_token)
+    values = [m.value for m in first.items + rest.items]
+    assert len(values) == 2 and values[0] == 0.0 and math.isnan(values[1])
+
+
 def test_an_mlflow_offset_token_still_pages_the_history(service: TrackingService) -> None:
     run_id = _run(service)
     service.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(10)])

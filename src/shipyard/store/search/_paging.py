@@ -3,9 +3,9 @@
 The token is base64 of ``{"offset": N}``, byte for byte what MLflow hands out, so a client that
 pages through an MLflow server and then through Shipyard (or caches a token) sees no difference.
 A metric history token carries, besides the offset, the sort key of the page's last point
-(``"after": [timestamp, step, value]``): the next page starts from there in the index instead of
-skipping ``offset`` points, and points logged meanwhile do not shift it. A token without
-``after`` (MLflow's) still pages by offset.
+(``"after": [timestamp, step, value, is_nan]``, the history's primary key after run and key):
+the next page starts from there in the index instead of skipping ``offset`` points, and points
+logged meanwhile do not shift it. A token without ``after`` (MLflow's) still pages by offset.
 """
 
 from __future__ import annotations
@@ -27,8 +27,9 @@ __all__ = [
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
-# (timestamp, step, value) of a metric history's last point on a page: its sort key.
-HistoryCursor = tuple[int, int, float]
+# (timestamp, step, stored value, is_nan) of a metric history's last point on a page: its sort
+# key (a NaN is stored as 0.0 with is_nan set, so it and a real 0.0 differ only there).
+HistoryCursor = tuple[int, int, float, bool]
 
 
 def encode_page_token(offset: int) -> str:
@@ -69,11 +70,12 @@ def decode_history_token(token: str | None) -> tuple[int, HistoryCursor | None]:
         return offset, None
     if (
         isinstance(after, list)
-        and len(after) == 3
+        and len(after) == 4
         and all(type(v) is int and _INT64_MIN <= v <= _INT64_MAX for v in after[:2])
         and (type(after[2]) is float or (type(after[2]) is int and abs(after[2]) <= _INT64_MAX))
+        and type(after[3]) is bool
     ):
-        return offset, (after[0], after[1], float(after[2]))
+        return offset, (after[0], after[1], float(after[2]), after[3])
     raise InvalidParameter(f"Invalid page token '{shorten(token)}'")
 
 

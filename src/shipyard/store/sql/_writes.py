@@ -131,23 +131,24 @@ def _history_rows(
 ) -> tuple[list[tuple[Any, ...]], str | None]:
     """(value, is_nan, timestamp, step) of the page's points, in history order, and the next
     page's token. A page after ``after`` starts at that point in the primary key's order (the
-    index is (run, key, timestamp, step, value)), so the fourth page of 25,000 reads 25,000
+    key is (run, key, timestamp, step, value, is_nan)), so the fourth page of 25,000 reads 25,000
     entries, not 100,000; MLflow's offset-only tokens still skip ``offset`` points."""
     m = metrics.c
     q = select(m.value, m.is_nan, m.timestamp, m.step).where(m.run_uuid == run_id, m.key == key)
     if after is not None:
-        q = q.where(tuple_(m.timestamp, m.step, m.value) > tuple_(*after))
+        q = q.where(tuple_(m.timestamp, m.step, m.value, m.is_nan) > tuple_(*after))
     elif offset:
         q = q.offset(offset)
-    q = q.order_by(m.timestamp, m.step, m.value)
+    q = q.order_by(m.timestamp, m.step, m.value, m.is_nan)
     if max_results is not None:
         q = q.limit(max_results + 1)
     rows = fetch_tuples(conn, q)
     token = None
     if max_results is not None and len(rows) > max_results:
         rows = rows[:max_results]
-        value, _, timestamp, step = rows[-1]
-        token = encode_history_token(offset + max_results, (timestamp, step, value))
+        value, is_nan, timestamp, step = rows[-1]
+        cursor = (timestamp, step, value, bool(is_nan))
+        token = encode_history_token(offset + max_results, cursor)
     return rows, token
 
 
