@@ -141,16 +141,21 @@ def _group(conn: Connection, ids: list[str], *columns: Any) -> dict[str, list[tu
 
 
 def _inputs(conn: Connection, ids: list[str]) -> dict[str, list[DatasetInput]]:
-    it = input_tags.c
-    tag_rows = _group(conn, ids, it.run_uuid, it.dataset_id, it.key, it.value)
     q = (
         select(dataset_inputs.c.run_uuid, datasets)
         .join(datasets, datasets.c.dataset_id == dataset_inputs.c.dataset_id)
         .where(_among(conn, dataset_inputs.c.run_uuid, ids))
         .order_by(datasets.c.dataset_id)
     )
+    rows = conn.execute(q).all()
+    if not rows:  # most pages: no input tags to look for either
+        return {}
+    it = input_tags.c
+    tag_rows = _group(
+        conn, [r.run_uuid for r in rows], it.run_uuid, it.dataset_id, it.key, it.value
+    )
     out: dict[str, list[DatasetInput]] = defaultdict(list)
-    for r in conn.execute(q):
+    for r in rows:
         ds = Dataset(r.name, r.digest, r.source_type, r.source, r.schema, r.profile)
         itags = tuple(
             Tag(key, value)
@@ -268,7 +273,13 @@ def runs_json(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]
     for rid, name, experiment_id, user_id, status, start, end, uri, stage in values:
         data: dict[str, Any] = {}
         if m := c.metrics.get(rid):
-            data["metrics"] = [metric_json(*row[1:]) for row in m]
+            # A dict made in place per finite point; NaN and ±inf through ``metric_json``.
+            data["metrics"] = [
+                {"key": key, "value": value, "timestamp": ts, "step": step}
+                if not is_nan and value - value == 0
+                else metric_json(key, value, is_nan, ts, step)
+                for _, key, value, is_nan, ts, step in m
+            ]
         if p := c.params.get(rid):
             data["params"] = p
         if t := c.tags.get(rid):
