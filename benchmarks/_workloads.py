@@ -337,6 +337,16 @@ def make_workloads(sizes: Sizes) -> list[Workload]:
     def fresh(port: int, s: Sizes, repeat: int) -> Measured:
         return wl_log_metric(port, s, repeat, fresh=True)
 
+    def search_db(port: int, s: Sizes, repeat: int) -> Measured:
+        from _floor import search_floor  # (imports this module)
+
+        return search_floor(get_fixture(port), s, repeat)
+
+    def read_all_db(port: int, s: Sizes, repeat: int) -> Measured:
+        from _floor import read_all_floor
+
+        return read_all_floor(get_fixture(port), s, repeat)
+
     def big(port: int, s: Sizes, repeat: int) -> Measured:
         big_fixture = SearchFixture(port, s.big_runs, s.seed_threads, finish=False)
         return filtered_search(big_fixture, port, s, repeat)
@@ -355,6 +365,10 @@ def make_workloads(sizes: Sizes) -> list[Workload]:
                  "ms", False, True, search),
         Workload("read_all", f"read all {n} runs, {sizes.page_size} per page",
                  "s", False, False, pages),
+        Workload("search_db", "the search's SQL through the bare driver (Shipyard only)",
+                 "ms", False, False, search_db),
+        Workload("read_all_db", "read all's SQL through the bare driver (Shipyard only)",
+                 "s", False, False, read_all_db),
         Workload("history", f"metrics/get-history of {pts} points",
                  "s", False, False, wl_history),
         Workload("search_big", f"filtered+ordered search over {sizes.big_runs:,} runs",

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from _client import Api
+from _floor import FloorTarget
 from _limits import measure as measure_limits
 from _report import (
     SUMMARY_HEADER,
@@ -93,8 +94,11 @@ def selected_workloads(args: argparse.Namespace, sizes: Sizes) -> list[Workload]
     return chosen
 
 
+SHIPYARD_ONLY = ("search_big", "search_db", "read_all_db")
+
+
 def runs_on(wl: Workload, server: str, variant: str) -> bool:
-    if wl.key == "search_big" and server != "shipyard":
+    if wl.key in SHIPYARD_ONLY and server != "shipyard":
         return False
     return not variant or wl.key in ONE_WORKER_WORKLOADS
 
@@ -137,6 +141,7 @@ def run_instance(
     print(f"  {LABELS[server]}{f' ({variant})' if variant else ''} [{backend.kind}]", flush=True)
     results: list[Result] = []
     SearchFixture.after_seed = backend.analyze
+    FloorTarget.uri = backend.uri_for(server) if server == "shipyard" else None
     try:
         with run_server(server, exe, backend, workdir, workers) as srv:
             time.sleep(2.0)  # let every worker process finish booting
