@@ -144,3 +144,55 @@ def test_0007_gives_postgresql_key_value_statistics(postgres_uri: str) -> None:
         names = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext ORDER BY 1").scalars()
         assert list(names) == ["st_params_key_value", "st_tags_key_value"]
     engine.dispose()
+
+
+def test_0008_rebuilds_run_data_without_rowid_and_keeps_rows_and_indexes(tmp_path: Path) -> None:
+    """Upgrade from 0007 with a run's params, tags and latest metric in it: every row survives,
+    each table is WITHOUT ROWID with its key, foreign key and index; the store reads the run
+    back; downgrading gives the rowid tables back with the same rows."""
+    uri = f"sqlite:///{tmp_path / 'rd.db'}"
+    engine = _two_points_at(tmp_path / "rd.db", "0007")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO params VALUES ('r1', 'lr', '0.1'), ('r1', 'n', '5')")
+        conn.exec_driver_sql("INSERT INTO tags VALUES ('r1', 'team', 'a'), ('r1', 'empty', NULL)")
+        conn.exec_driver_sql("INSERT INTO latest_metrics VALUES ('r1', 'loss', 0.25, 0, 2, 1)")
+    tables = ("params", "tags", "latest_metrics")
+
+    def state() -> dict[str, tuple[list[tuple[object, ...]], str, int, list[str]]]:
+        out = {}
+        with engine.connect() as conn:
+            for t in tables:
+                rows = [tuple(r) for r in conn.exec_driver_sql(f"SELECT * FROM {t} ORDER BY 2")]
+                ddl = conn.exec_driver_sql(
+                    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?", (t,)
+                ).scalar_one()
+                fks = len(conn.exec_driver_sql(f"PRAGMA foreign_key_list({t})").all())
+                idx = conn.exec_driver_sql(
+                    "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = ? "
+                    "AND sql IS NOT NULL",
+                    (t,),
+                ).scalars()
+                out[t] = (rows, ddl, fks, list(idx))
+        return out
+
+    before = state()
+    upgrade(engine)
+    after = state()
+    for t in tables:
+        rows, ddl, fks, idx = after[t]
+        assert rows == before[t][0] and fks == 1 and idx == before[t][3] and len(idx) == 1
+        assert ddl.endswith("WITHOUT ROWID") and "WITHOUT ROWID" not in before[t][1]
+    run = SqlStore(uri, str(tmp_path)).get_run("r1")
+    assert run.data.params == {"lr": "0.1", "n": "5"} and run.data.tags["team"] == "a"
+    assert [(m.key, m.value, m.step) for m in run.data.metrics] == [("loss", 0.25, 1)]
+    from alembic import command
+
+    from shipyard.store.sql._migrations import _config
+
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0007")
+    # (SQLite writes a renamed table's name quoted: CREATE TABLE "params" (...))
+    unquoted = {t: (*v[:1], v[1].replace(f'"{t}"', t), *v[2:]) for t, v in state().items()}
+    assert unquoted == before

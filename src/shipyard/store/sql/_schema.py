@@ -124,6 +124,7 @@ params = Table(
     Column("value", Text, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_params_key_value", "key", "run_uuid"),
+    sqlite_with_rowid=False,  # one B-tree per table on SQLite (migration 0008)
 )
 
 tags = Table(
@@ -134,6 +135,7 @@ tags = Table(
     Column("value", Text),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_tags_key_run", "key", "run_uuid"),
+    sqlite_with_rowid=False,  # one B-tree per table on SQLite (migration 0008)
 )
 
 # No foreign key to runs (migration 0006): PostgreSQL would check it with a locking read per
@@ -164,6 +166,7 @@ latest_metrics = Table(
     Column("step", BigInteger, nullable=False),
     PrimaryKeyConstraint("run_uuid", "key"),
     Index("ix_latest_metrics_key_value", "key", "value"),
+    sqlite_with_rowid=False,  # one B-tree per table on SQLite (migration 0008)
 )
 
 datasets = Table(
