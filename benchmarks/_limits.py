@@ -1,7 +1,10 @@
 """'The limits': what the machine does with no server in the way.
 
 - raw SQLite: 1000 metric rows inserted with executemany in one transaction (WAL mode),
-- JSON: encoding 100,000 metric dicts with the stdlib json module and with orjson.
+- JSON: encoding 100,000 metric dicts with the stdlib json module and with orjson,
+- PostgreSQL (with the harness's cluster, `fsync` on): a round trip (`SELECT 1`) and a one-row
+  write committed on its own (an autocommit upsert: the commit waits for the WAL flush), the
+  floor under every single-call write.
 """
 
 from __future__ import annotations
@@ -79,3 +82,28 @@ def measure(quick: bool) -> dict[str, float]:
     for name, ms in encode_ms(100_000, 3 if quick else 7).items():
         limits[f"{name}_encode_100k_metrics_ms"] = ms
     return limits
+
+
+def pg_limits(uri: str, repeat: int = 200) -> dict[str, float]:
+    """Median milliseconds of a round trip and of a one-row autocommit upsert (``uri``: a
+    libpq URI of an empty database)."""
+    import psycopg
+
+    def med(conn: Any, sql: str, params: Any = None) -> float:
+        times = []
+        for i in range(repeat):
+            start = time.perf_counter()
+            conn.execute(sql, params(i) if callable(params) else params)
+            times.append((time.perf_counter() - start) * 1000)
+        return statistics.median(times)
+
+    with psycopg.connect(uri, autocommit=True) as conn:
+        conn.execute("CREATE TABLE limits_rows (id integer PRIMARY KEY, value float8)")
+        upsert = (
+            "INSERT INTO limits_rows VALUES (%s, %s) "
+            "ON CONFLICT (id) DO UPDATE SET value = excluded.value"
+        )
+        return {
+            "postgres_round_trip_ms": med(conn, "SELECT 1"),
+            "postgres_one_row_commit_ms": med(conn, upsert, lambda i: (i % 50, i * 0.5)),
+        }

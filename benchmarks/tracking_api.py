@@ -27,6 +27,7 @@ from typing import Any
 from _client import Api
 from _floor import FloorTarget
 from _limits import measure as measure_limits
+from _limits import pg_limits
 from _report import (
     SUMMARY_HEADER,
     Result,
@@ -234,7 +235,8 @@ def machine_meta(args: argparse.Namespace, sizes: Sizes) -> dict[str, Any]:
 def print_limits(limits: dict[str, float]) -> None:
     print("\n== the limits (no server) ==")
     for key, value in limits.items():
-        print(f"  {key:<40} {value:,.1f}")
+        shown = f"{value:,.1f}" if value >= 100 else f"{value:.3g}"
+        print(f"  {key:<40} {shown}")
 
 
 def print_report(results: list[Result], workloads: list[Workload], backends: list[str]) -> None:
@@ -283,6 +285,10 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\n== backend: {kind} ==", flush=True)
             if kind == "postgres":
                 ctx.pg = stack.enter_context(pg_cluster())
+                scratch = ctx.pg.create_db("limits")
+                pg = pg_limits(scratch.uri_for("mlflow"))  # the plain libpq form
+                print_limits(pg)
+                limits.update(pg)
             results += run_backend(ctx, kind, workloads)
     print_report(results, workloads, backends)
     out = args.out or WORK_DIR / f"results-{ctx.stamp}.json"
