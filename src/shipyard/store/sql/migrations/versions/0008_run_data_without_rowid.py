@@ -35,7 +35,8 @@ def _rebuild(table: str, without_rowid: bool) -> None:
     ).scalar_one()
     indexes = (
         conn.exec_driver_sql(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
+            "SELECT sql FROM sqlite_master "
+            "WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
             (table,),
         )
         .scalars()
