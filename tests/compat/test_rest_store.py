@@ -114,10 +114,10 @@ def _flaky(statuses: list[int]) -> Callable[[httpx.Request], httpx.Response]:
 
 def test_overload_answers_are_retried_with_backoff() -> None:
     slept: list[float] = []
-    transport = httpx.MockTransport(_flaky([503, 429, 502]))
+    transport = httpx.MockTransport(_flaky([503, 429, 502, 504]))
     rest = RestStore("http://x", Settings(), transport=transport, sleep=slept.append)
-    assert rest.create_experiment("e") == "7"
-    assert slept == [0.2, 0.4, 0.8]
+    rest.log_batch("r1", metrics=[Metric("m", 1.0, 1, 0)])
+    assert slept == [0.2, 0.4, 0.8, 1.6]
 
 
 def test_retries_are_bounded() -> None:
@@ -127,6 +127,61 @@ def test_retries_are_bounded() -> None:
     with pytest.raises(ShipyardError):
         rest.create_experiment("e")
     assert len(slept) == 2
+
+
+def _failing_once(exc_type: type[httpx.TransportError], seen: list[str]) -> httpx.MockTransport:
+    """A transport whose first request fails with ``exc_type``; later ones succeed."""
+
+    def handle(request: httpx.Request) -> httpx.Response:
+        seen.append(request.url.path.rsplit("/", 2)[-2] + "/" + request.url.path.rsplit("/", 1)[-1])
+        if len(seen) == 1:
+            raise exc_type("boom", request=request)
+        return httpx.Response(200, json={"experiment_id": "7"})
+
+    return httpx.MockTransport(handle)
+
+
+def test_a_create_is_not_sent_again_when_it_may_have_reached_the_server() -> None:
+    """A lost answer to experiments/create: sent again it would fail with "already exists"
+    for the experiment the first attempt made (runs/create would make a second run)."""
+    seen: list[str] = []
+    transport = _failing_once(httpx.ReadError, seen)
+    rest = RestStore("http://x", Settings(), transport=transport, sleep=lambda s: None)
+    with pytest.raises(ShipyardError, match="may have done it"):
+        rest.create_experiment("e")
+    assert seen == ["experiments/create"]
+
+
+def test_a_create_is_sent_again_when_the_connection_was_never_made() -> None:
+    seen: list[str] = []
+    transport = _failing_once(httpx.ConnectError, seen)
+    rest = RestStore("http://x", Settings(), transport=transport, sleep=lambda s: None)
+    assert rest.create_experiment("e") == "7"
+    assert seen == ["experiments/create", "experiments/create"]
+
+
+def test_an_idempotent_write_is_sent_again_after_a_lost_answer() -> None:
+    """log-batch stores a repeated point once, so a lost answer is simply retried."""
+    seen: list[str] = []
+    transport = _failing_once(httpx.ReadError, seen)
+    rest = RestStore("http://x", Settings(), transport=transport, sleep=lambda s: None)
+    rest.log_batch("r1", metrics=[Metric("m", 1.0, 1, 0)])
+    assert seen == ["runs/log-batch", "runs/log-batch"]
+
+
+@pytest.mark.parametrize(("status", "retried"), [(502, False), (504, False), (503, True)])
+def test_a_create_is_retried_only_on_answers_that_refuse_it(status: int, retried: bool) -> None:
+    """A gateway's 502 or 504 may come after the server made the experiment; 503 (and 429)
+    say it did not act."""
+    slept: list[float] = []
+    transport = httpx.MockTransport(_flaky([status]))
+    rest = RestStore("http://x", Settings(), transport=transport, sleep=slept.append)
+    if retried:
+        assert rest.create_experiment("e") == "7" and len(slept) == 1
+    else:
+        with pytest.raises(ShipyardError):
+            rest.create_experiment("e")
+        assert slept == []
 
 
 def test_unreachable_server_is_a_clear_error() -> None:

@@ -34,6 +34,9 @@ __all__ = ["RETRY_STATUSES", "RestStore"]
 
 Json = dict[str, Any]
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+# What a server answers when it did not act on a request (a gateway's 502 or 504 may come
+# after the server did): the only statuses a call that creates something is retried on.
+_REFUSED_STATUSES = frozenset({429, 503})
 _API = "/api/2.0/mlflow/"
 _MAX_BACKOFF = 10.0
 
@@ -123,21 +126,41 @@ class RestStore(LoggedModelRest):
         return self._http.request(method, endpoint, content=content, params=params, headers=headers)
 
     def _call(
-        self, method: str, endpoint: str, body: Json | None = None, params: Any = None
+        self,
+        method: str,
+        endpoint: str,
+        body: Json | None = None,
+        params: Any = None,
+        once: bool = False,
     ) -> Json:
+        """One API call, retried with backoff while the server is unreachable or overloaded.
+
+        A call made ``once`` (it creates something: sent twice, it would make two runs, or
+        answer "already exists" for the experiment the first attempt created) is sent again
+        only when the first attempt cannot have reached the server: the connection was never
+        made, or the server answered 429 or 503, refusing it. Every other call is idempotent
+        (a repeated batch stores each point once) and is retried on any transport error.
+        """
         for attempt in range(self._max_retries + 1):
             last = attempt == self._max_retries
             delay = min(self._backoff * 2**attempt, _MAX_BACKOFF)
             try:
                 response = self._send(method, endpoint, body, params)
             except httpx.TransportError as exc:
+                unsent = isinstance(exc, httpx.ConnectError | httpx.ConnectTimeout)
+                if once and not unsent:
+                    raise ShipyardError(
+                        f"The connection to {self.base_url} failed during {endpoint} ({exc}); "
+                        "the server may have done it: check before trying again."
+                    ) from exc
                 if last:
                     raise ShipyardError(
                         f"Could not reach the tracking server at {self.base_url}: {exc}"
                     ) from exc
                 self._sleep(delay)
                 continue
-            if response.status_code in RETRY_STATUSES and not last:
+            statuses = _REFUSED_STATUSES if once else RETRY_STATUSES
+            if response.status_code in statuses and not last:
                 self._sleep(_retry_after(response) or delay)
                 continue
             if response.status_code != 200:
@@ -145,8 +168,8 @@ class RestStore(LoggedModelRest):
             return _json_object(response)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _post(self, endpoint: str, body: Json) -> Json:
-        return self._call("POST", endpoint, body=body)
+    def _post(self, endpoint: str, body: Json, once: bool = False) -> Json:
+        return self._call("POST", endpoint, body=body, once=once)
 
     def _get(self, endpoint: str, params: Mapping[str, Any]) -> Json:
         clean = {k: v for k, v in params.items() if v is not None}
@@ -159,7 +182,7 @@ class RestStore(LoggedModelRest):
         body: Json = {"name": name, "tags": wire.tags_to_json(tags)}
         if artifact_location:
             body["artifact_location"] = artifact_location
-        return str(self._post("experiments/create", body)["experiment_id"])
+        return str(self._post("experiments/create", body, once=True)["experiment_id"])
 
     def get_experiment(self, experiment_id: str) -> Experiment:
         with _not_found_as(ExperimentNotFound):
@@ -235,7 +258,7 @@ class RestStore(LoggedModelRest):
         if run_name:
             body["run_name"] = run_name
         with _not_found_as(ExperimentNotFound):
-            out = self._post("runs/create", body)
+            out = self._post("runs/create", body, once=True)
         return wire.run_from_json(out["run"])
 
     def get_run_info(self, run_id: str) -> RunInfo:

@@ -65,7 +65,7 @@ class LoggedModelRest:
             body["model_type"] = model_type
         body["params"] = [{"key": p.key, "value": p.value} for p in params[:_MODEL_BATCH]]
         body["tags"] = wire.tags_to_json(tags[:_MODEL_BATCH])
-        model = wire.logged_model_from_json(self._post("logged-models", body)["model"])
+        model = wire.logged_model_from_json(self._post("logged-models", body, once=True)["model"])
         if len(params) > _MODEL_BATCH or len(tags) > _MODEL_BATCH:
             self.log_logged_model_params(model.model_id, params[_MODEL_BATCH:])
             self.set_logged_model_tags(model.model_id, tags[_MODEL_BATCH:])
