@@ -39,9 +39,14 @@ class LoggedModelRest:
     if TYPE_CHECKING:
 
         def _call(
-            self, method: str, endpoint: str, body: Json | None = None, params: Any = None
+            self,
+            method: str,
+            endpoint: str,
+            body: Json | None = None,
+            params: Any = None,
+            once: bool = False,
         ) -> Json: ...
-        def _post(self, endpoint: str, body: Json) -> Json: ...
+        def _post(self, endpoint: str, body: Json, once: bool = False) -> Json: ...
         def _get(self, endpoint: str, params: Mapping[str, Any]) -> Json: ...
 
     @staticmethod
