@@ -22,7 +22,7 @@ def upsert(conn: Connection, table: Table) -> Any:
     return dialect_insert(conn.dialect.name, table)
 
 
-def fetch_tuples(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
+def fetch_tuples(conn: Connection, stmt: Any, params: Any = None) -> list[tuple[Any, ...]]:
     """A Core statement's rows as the driver's plain tuples, inside ``conn``'s transaction.
 
     For the read paths that return 100,000s of rows (metric history, pages of runs): building
@@ -30,7 +30,7 @@ def fetch_tuples(conn: Connection, stmt: Any) -> list[tuple[Any, ...]]:
     statement still goes through SQLAlchemy's compiled cache; only the rows skip the wrapping.
     Values come back as the driver gives them (SQLite booleans are 0/1).
     """
-    result = conn.execute(stmt)
+    result = conn.execute(stmt, params)
     try:
         return list(result.cursor.fetchall())  # type: ignore[union-attr]
     finally:
