@@ -572,6 +572,26 @@ def test_search_bad_filter_names_token(service: TrackingService) -> None:
         service.search_runs(["0"], max_results=50001)
 
 
+def test_a_repeated_search_is_built_once_and_a_bad_filter_fails_every_time(
+    service: TrackingService,
+) -> None:
+    """The parsed, built queries of a search are kept (a UI polls the same search); the
+    values of the filter are part of the key, and errors are not kept."""
+    from shipyard.store.sql import _search
+
+    first = _search.run_query([0], "params.p = 'a'", ViewType.ACTIVE_ONLY, ["metrics.m DESC"])
+    again = _search.run_query([0], "params.p = 'a'", ViewType.ACTIVE_ONLY, ["metrics.m DESC"])
+    other = _search.run_query([0], "params.p = 'b'", ViewType.ACTIVE_ONLY, ["metrics.m DESC"])
+    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert not any(a is b for a, b in zip(first, other, strict=False))
+    run_id = _run(service)
+    service.log_batch(run_id, params=[Param("p", "b")])
+    assert _names(service, "params.p = 'a'") == [] and len(_names(service, "params.p = 'b'")) == 1
+    for _ in range(2):
+        with pytest.raises(InvalidFilter):
+            service.search_runs(["0"], "params.p = ")
+
+
 def test_search_runs_is_sql_not_python(sql_store: SqlStore) -> None:
     """The search statements carry the filter and ordering; nothing is filtered afterwards."""
     from shipyard.store.sql._search import run_query

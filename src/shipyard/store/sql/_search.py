@@ -8,6 +8,7 @@ LIKE is compiled to GLOB there.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -292,7 +293,35 @@ def run_query(
     order_by: Sequence[str],
     dialect: str = "sqlite",
 ) -> list[Select[Any]]:
-    """The search as one or more queries whose results are concatenated in order (phases)."""
+    """The search as one or more queries whose results are concatenated in order (phases).
+
+    The same search (a UI polling, a client paging) is parsed and built once: the queries
+    are kept for the last 256 distinct searches (~0.3 ms of parsing and building a search,
+    and SQLAlchemy keeps a statement's cache key with it). Statements are immutable, so
+    threads share them; a filter that does not parse raises every time (nothing is kept)."""
+    return list(
+        _run_query(tuple(experiment_ids), filter_string, view_type, tuple(order_by), dialect)
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def _run_query(
+    experiment_ids: tuple[int, ...],
+    filter_string: str | None,
+    view_type: ViewType,
+    order_by: tuple[str, ...],
+    dialect: str,
+) -> tuple[Select[Any], ...]:
+    return tuple(_build_run_query(experiment_ids, filter_string, view_type, order_by, dialect))
+
+
+def _build_run_query(
+    experiment_ids: Sequence[int],
+    filter_string: str | None,
+    view_type: ViewType,
+    order_by: Sequence[str],
+    dialect: str,
+) -> list[Select[Any]]:
     filters = parse_run_filter(filter_string)
     base = [
         runs.c.experiment_id.in_(list(experiment_ids)),
