@@ -505,10 +505,10 @@ class SqlStore(LoggedModelStore):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> Page[Metric]:
-        offset, after = decode_history_token(page_token)
+        page = _writes.HistoryPage(run_id, key, *decode_history_token(page_token), max_results)
         with self._read() as conn:
             self._run_row(conn, run_id)
-            return _writes.history(conn, run_id, key, offset, after, max_results)
+            return _writes.history(conn, page)
 
     def get_metric_history_json(
         self,
@@ -518,10 +518,10 @@ class SqlStore(LoggedModelStore):
         page_token: str | None = None,
     ) -> Page[Json]:
         """``get_metric_history`` with each point already in its wire form."""
-        offset, after = decode_history_token(page_token)
+        page = _writes.HistoryPage(run_id, key, *decode_history_token(page_token), max_results)
         with self._read() as conn:
             self._run_row(conn, run_id)
-            return _writes.history_json(conn, run_id, key, offset, after, max_results)
+            return _writes.history_json(conn, page)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()

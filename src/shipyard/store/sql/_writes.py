@@ -25,6 +25,7 @@ from shipyard.store.sql._schema import (
 
 __all__ = [
     "RUN_NAME_TAG",
+    "HistoryPage",
     "PointColumns",
     "changed_param",
     "history",
@@ -121,19 +122,24 @@ def point_columns(points: Sequence[Metric]) -> PointColumns:
     return PointColumns(keys, stamps, steps, values, nans, newest)
 
 
-def _history_rows(
-    conn: Connection,
-    run_id: str,
-    key: str,
-    offset: int,
-    after: HistoryCursor | None,
-    max_results: int | None,
-) -> tuple[list[tuple[Any, ...]], str | None]:
+class HistoryPage(NamedTuple):
+    """One page of a metric's history: whose, from where (``after`` when the token carries a
+    cursor, else ``offset``), and at most how many points (None: all)."""
+
+    run_id: str
+    key: str
+    offset: int
+    after: HistoryCursor | None
+    max_results: int | None
+
+
+def _history_rows(conn: Connection, page: HistoryPage) -> tuple[list[tuple[Any, ...]], str | None]:
     """(value, is_nan, timestamp, step) of the page's points, in history order, and the next
     page's token. A page after ``after`` starts at that point in the primary key's order (the
     key is (run, key, timestamp, step, value, is_nan)), so the fourth page of 25,000 reads 25,000
     entries, not 100,000; MLflow's offset-only tokens still skip ``offset`` points."""
     m = metrics.c
+    run_id, key, offset, after, max_results = page
     q = select(m.value, m.is_nan, m.timestamp, m.step).where(m.run_uuid == run_id, m.key == key)
     if after is not None:
         q = q.where(tuple_(m.timestamp, m.step, m.value, m.is_nan) > tuple_(*after))
@@ -152,31 +158,18 @@ def _history_rows(
     return rows, token
 
 
-def history(
-    conn: Connection,
-    run_id: str,
-    key: str,
-    offset: int,
-    after: HistoryCursor | None,
-    max_results: int | None,
-) -> Page[Metric]:
-    rows, token = _history_rows(conn, run_id, key, offset, after, max_results)
+def history(conn: Connection, page: HistoryPage) -> Page[Metric]:
+    rows, token = _history_rows(conn, page)
     nan = math.nan
-    items = [Metric(key, nan if is_nan else v, ts, step) for v, is_nan, ts, step in rows]
+    items = [Metric(page.key, nan if is_nan else v, ts, step) for v, is_nan, ts, step in rows]
     return Page(items, token)
 
 
-def history_json(
-    conn: Connection,
-    run_id: str,
-    key: str,
-    offset: int,
-    after: HistoryCursor | None,
-    max_results: int | None,
-) -> Page[dict[str, Any]]:
+def history_json(conn: Connection, page: HistoryPage) -> Page[dict[str, Any]]:
     """``history`` in wire form, without a ``Metric`` per point in between (a dict per point
     made in place: a call per point was a fifth of a 25,000-point page)."""
-    rows, token = _history_rows(conn, run_id, key, offset, after, max_results)
+    key = page.key
+    rows, token = _history_rows(conn, page)
     items = [
         {"key": key, "value": v, "timestamp": ts, "step": step}
         if not is_nan and v - v == 0  # finite; NaN and ±inf travel as strings
