@@ -52,12 +52,11 @@ def _capture(store: Any, call: Callable[[], object]) -> list[tuple[str, Any]]:
     return seen
 
 
-def _replay(store: Any, statements: list[tuple[str, Any]]) -> Callable[[], None]:
-    """A function that runs ``statements`` through one raw DBAPI connection: autocommit and
-    unprepared on PostgreSQL, as Shipyard's read path runs them."""
-    raw = store.engine.raw_connection()
+def _replay(raw: Any, postgres: bool, statements: list[tuple[str, Any]]) -> Callable[[], None]:
+    """A function that runs ``statements`` through the raw DBAPI connection ``raw``:
+    autocommit and unprepared on PostgreSQL, as Shipyard's read path runs them."""
     driver = raw.driver_connection
-    if store.engine.dialect.name == "postgresql":
+    if postgres:
         driver.autocommit = True
         driver.prepare_threshold = None
     else:
@@ -83,13 +82,15 @@ def _floor(one: Callable[[Any], object], count: int) -> tuple[list[float], float
     import orjson
 
     store = _store()
+    raw = store.engine.raw_connection()
     try:
         statements = _capture(store, lambda: one(store))
-        replay = _replay(store, statements)
+        replay = _replay(raw, store.engine.dialect.name == "postgresql", statements)
         replay()  # warm-up
         floor = [timed(replay) for _ in range(count)]
         in_process = [timed(lambda: orjson.dumps(one(store))) for _ in range(count)]
     finally:
+        raw.invalidate()  # its settings (autocommit, no prepared statements) are the replay's
         store.engine.dispose()
     return floor, statistics.median(in_process)
 

@@ -312,16 +312,6 @@ def _run_query(
     order_by: tuple[str, ...],
     dialect: str,
 ) -> tuple[Select[Any], ...]:
-    return tuple(_build_run_query(experiment_ids, filter_string, view_type, order_by, dialect))
-
-
-def _build_run_query(
-    experiment_ids: Sequence[int],
-    filter_string: str | None,
-    view_type: ViewType,
-    order_by: Sequence[str],
-    dialect: str,
-) -> list[Select[Any]]:
     filters = parse_run_filter(filter_string)
     base = [
         runs.c.experiment_id.in_(list(experiment_ids)),
@@ -329,9 +319,9 @@ def _build_run_query(
     ]
     order = parse_run_order_by(order_by)
     if order and order[0].kind == "metric" and not _selective(filters):
-        return _metric_first(base, filters, order, dialect)
+        return tuple(_metric_first(base, filters, order, dialect))
     conds = [*base, *(_run_cond(c, dialect) for c in filters)]
-    return [_run_order(select(*RUN_COLUMNS).where(*conds), order)]
+    return (_run_order(select(*RUN_COLUMNS).where(*conds), order),)
 
 
 def _custom_plan(conn: Connection, query: Select[Any]) -> list[Any]:

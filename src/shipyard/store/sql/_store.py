@@ -505,10 +505,7 @@ class SqlStore(LoggedModelStore):
         max_results: int | None = None,
         page_token: str | None = None,
     ) -> Page[Metric]:
-        page = _writes.HistoryPage(run_id, key, *decode_history_token(page_token), max_results)
-        with self._read() as conn:
-            self._run_row(conn, run_id)
-            return _writes.history(conn, page)
+        return self._history(_writes.history, run_id, key, max_results, page_token)
 
     def get_metric_history_json(
         self,
@@ -518,10 +515,20 @@ class SqlStore(LoggedModelStore):
         page_token: str | None = None,
     ) -> Page[Json]:
         """``get_metric_history`` with each point already in its wire form."""
+        return self._history(_writes.history_json, run_id, key, max_results, page_token)
+
+    def _history(
+        self,
+        read: Callable[[Connection, _writes.HistoryPage], Page[T]],
+        run_id: str,
+        key: str,
+        max_results: int | None,
+        page_token: str | None,
+    ) -> Page[T]:
         page = _writes.HistoryPage(run_id, key, *decode_history_token(page_token), max_results)
         with self._read() as conn:
-            self._run_row(conn, run_id)
-            return _writes.history_json(conn, page)
+            self._run_row(conn, run_id)  # a missing run is RunNotFound, not an empty history
+            return read(conn, page)
 
     def log_inputs(
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
