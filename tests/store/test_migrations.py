@@ -196,3 +196,36 @@ def test_0008_rebuilds_run_data_without_rowid_and_keeps_rows_and_indexes(tmp_pat
     # (SQLite writes a renamed table's name quoted: CREATE TABLE "params" (...))
     unquoted = {t: (*v[:1], v[1].replace(f'"{t}"', t), *v[2:]) for t, v in state().items()}
     assert unquoted == before
+
+
+def test_0009_adds_runs_data_json_and_downgrade_keeps_every_row(tmp_path: Path) -> None:
+    """The column arrives empty; dropping it again keeps the runs and everything under them
+    (a "move and copy" of ``runs`` on SQLite would cascade-delete their params and metrics)."""
+    engine = _two_points_at(tmp_path / "dj.db", "0008")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("INSERT INTO params VALUES ('r1', 'lr', '0.1')")
+        conn.exec_driver_sql("INSERT INTO latest_metrics VALUES ('r1', 'loss', 0.25, 0, 2, 1)")
+
+    def counts() -> list[int]:
+        with engine.connect() as conn:
+            return [
+                conn.exec_driver_sql(f"SELECT count(*) FROM {t}").scalar_one()
+                for t in ("runs", "params", "metrics", "latest_metrics")
+            ]
+
+    before = counts()
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT data_json FROM runs").scalars().all() == [None]
+    assert counts() == before == [1, 1, 2, 1]
+    from alembic import command
+
+    from shipyard.store.sql._migrations import _config
+
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0008")
+    with engine.connect() as conn:
+        columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
+    assert "data_json" not in columns and counts() == before

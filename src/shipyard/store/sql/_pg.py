@@ -41,9 +41,15 @@ _LATEST = (
 )
 
 # Params: a stored param with another value ("clash") stops the whole batch, and the statement
-# answers the first such key with its stored value for the error message.
+# answers the first such key with its stored value for the error message. A run whose data is
+# kept as JSON (``_run_docs``) has it cleared in the same statement: ``run`` sees the row as the
+# read path's fill left it (a fill holds the row ``FOR UPDATE`` until it commits, so this lock
+# waits for it and gets the newest version), and the run's row is rewritten only then.
 _BATCH = f"""
-WITH run AS (SELECT lifecycle_stage FROM runs WHERE run_uuid = %(run)s::text FOR KEY SHARE),
+WITH run AS (
+  SELECT lifecycle_stage, data_json IS NOT NULL AS kept FROM runs
+  WHERE run_uuid = %(run)s::text FOR KEY SHARE
+),
 given AS (SELECT * FROM unnest(%(p_keys)b::text[], %(p_values)b::text[]) AS g(key, value)),
 clash AS (
   SELECT p.key, p.value FROM params p JOIN given g ON g.key = p.key
@@ -61,9 +67,10 @@ new_tags AS (
   {_ACTIVE}
   ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value
 ),
-renamed AS (
-  UPDATE runs SET name = %(name)s::text
-  WHERE run_uuid = %(run)s::text AND %(name)s::text IS NOT NULL AND EXISTS (SELECT 1 FROM ok)
+touched AS (
+  UPDATE runs SET name = coalesce(%(name)s::text, name), data_json = NULL
+  WHERE run_uuid = %(run)s::text AND EXISTS (SELECT 1 FROM ok)
+    AND (%(name)s::text IS NOT NULL OR (SELECT kept FROM run))
 ),
 points AS (
   INSERT INTO metrics (run_uuid, key, timestamp, step, value, is_nan)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -54,6 +54,7 @@ from shipyard.wire import dataset_input_to_json, double_to_json, run_info_values
 __all__ = [
     "RUN_COLUMNS",
     "RUN_COLUMNS_SQL",
+    "SEARCH_COLUMNS",
     "load_experiments",
     "load_runs",
     "metric_json",
@@ -75,6 +76,8 @@ RUN_COLUMNS = (
 )
 # The same columns for hand-written SQL (``_pg``, ``_lite``).
 RUN_COLUMNS_SQL = ", ".join(c.name for c in RUN_COLUMNS)
+# What a search reads: the run's columns and its kept data JSON, if any (``_run_docs``).
+SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.data_json)
 
 
 _EXPERIMENT_TAGS = select(experiment_tags).where(
@@ -218,21 +221,31 @@ class _Children:
     inputs: dict[str, list[DatasetInput]]
 
 
-def _children(conn: Connection, ids: list[str], wire_form: bool = False) -> _Children:
+def _children(
+    conn: Connection, ids: list[str], wire_form: bool = False, data_ids: list[str] | None = None
+) -> _Children:
+    """The page's children; metrics, params and tags only of ``data_ids`` (default: all)."""
     lm = latest_metrics.c
     io = run_model_io.c
+    data_ids = ids if data_ids is None else data_ids
     pairs: tuple[dict[str, Any], dict[str, Any]]
-    if wire_form:
-        pairs = _pairs_json(conn, ids, params), _pairs_json(conn, ids, tags)
+    metrics: dict[str, list[tuple[Any, ...]]] = {}
+    if not data_ids:
+        pairs = {}, {}
+    elif wire_form:
+        pairs = _pairs_json(conn, data_ids, params), _pairs_json(conn, data_ids, tags)
     else:
         pairs = (
-            _group(conn, ids, params.c.run_uuid, params.c.key, params.c.value),
-            _group(conn, ids, tags.c.run_uuid, tags.c.key, tags.c.value),
+            _group(conn, data_ids, params.c.run_uuid, params.c.key, params.c.value),
+            _group(conn, data_ids, tags.c.run_uuid, tags.c.key, tags.c.value),
         )
+    if data_ids:
+        metric_columns = lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step
+        metrics = _group(conn, data_ids, *metric_columns)
     return _Children(
         params=pairs[0],
         tags=pairs[1],
-        metrics=_group(conn, ids, lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step),
+        metrics=metrics,
         links=_group(conn, ids, io.run_uuid, io.model_id, io.direction, io.step),
         inputs=_inputs(conn, ids),
     )
@@ -277,35 +290,48 @@ def metric_json(key: str, value: float, is_nan: bool, ts: int, step: int) -> dic
     return {"key": key, "value": "NaN" if is_nan else out, "timestamp": ts, "step": step}
 
 
-def runs_json(conn: Connection, rows: Sequence[Row[Any]]) -> list[dict[str, Any]]:
-    """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows.
+def _data_json(c: _Children, rid: str) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if m := c.metrics.get(rid):
+        # A dict made in place per finite point; NaN and ±inf through ``metric_json``.
+        data["metrics"] = [
+            {"key": key, "value": value, "timestamp": ts, "step": step}
+            if not is_nan and value - value == 0
+            else metric_json(key, value, is_nan, ts, step)
+            for _, key, value, is_nan, ts, step in m
+        ]
+    if p := c.params.get(rid):
+        data["params"] = p
+    if t := c.tags.get(rid):
+        data["tags"] = t
+    return data
+
+
+def runs_json(
+    conn: Connection, rows: Sequence[Row[Any]], kept: Mapping[str, str] | None = None
+) -> list[dict[str, Any]]:
+    """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows
+    (``SEARCH_COLUMNS``).
 
     The server's read path (a page of 1,000 runs holds ~25,000 child rows): no entities in
     between, and params and tags come as ``orjson.Fragment``s, so encode the result with
-    orjson. ``test_runs_json_matches_the_entities`` holds the two paths to the same output.
+    orjson. A run whose ``data`` is kept as JSON (its row's ``data_json``, or ``kept``: what
+    ``_run_docs.fill`` just stored) takes it from there, not from its tables.
+    ``test_runs_json_matches_the_entities`` holds the paths to the same output.
     """
-    # Rows by position, in RUN_COLUMNS' order: a Row's attribute lookups and a RunInfo in
+    # Rows by position, in SEARCH_COLUMNS' order: a Row's attribute lookups and a RunInfo in
     # between cost ~8 us a run.
     values: list[tuple[Any, ...]] = [tuple(r) for r in rows]
     ids = [v[0] for v in values]
     if not ids:
         return []
-    c = _children(conn, ids, wire_form=True)
+    docs = {v[0]: v[9] for v in values if v[9] is not None}
+    docs.update(kept or {})
+    c = _children(conn, ids, wire_form=True, data_ids=[i for i in ids if i not in docs])
     result = []
-    for rid, name, experiment_id, user_id, status, start, end, uri, stage in values:
-        data: dict[str, Any] = {}
-        if m := c.metrics.get(rid):
-            # A dict made in place per finite point; NaN and ±inf through ``metric_json``.
-            data["metrics"] = [
-                {"key": key, "value": value, "timestamp": ts, "step": step}
-                if not is_nan and value - value == 0
-                else metric_json(key, value, is_nan, ts, step)
-                for _, key, value, is_nan, ts, step in m
-            ]
-        if p := c.params.get(rid):
-            data["params"] = p
-        if t := c.tags.get(rid):
-            data["tags"] = t
+    for rid, name, experiment_id, user_id, status, start, end, uri, stage, _ in values:
+        doc = docs.get(rid)
+        data = _data_json(c, rid) if doc is None else orjson.Fragment(doc)
         inputs: dict[str, Any] = {}
         if ins := c.inputs.get(rid):
             inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in ins]

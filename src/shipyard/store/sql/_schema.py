@@ -106,6 +106,9 @@ runs = Table(
     Column("deleted_time", BigInteger),
     Column("artifact_uri", String(2000)),
     Column("lifecycle_stage", String(20), nullable=False, default="active"),
+    # A finished run's metrics, params and tags in their wire form, kept by PostgreSQL's read
+    # path (``_run_docs``); NULL when not kept or changed since. SQLite never sets it.
+    Column("data_json", Text),
     Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
 )
 

@@ -8,6 +8,7 @@ at all.
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
@@ -16,7 +17,7 @@ from dataclasses import replace
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from shipyard.entities import (
     DatasetInput,
@@ -40,7 +41,7 @@ from shipyard.errors import (
 )
 from shipyard.store._protocol import Page, RunQuery
 from shipyard.store.search import decode_history_token, decode_page_token, encode_page_token
-from shipyard.store.sql import _lite, _pg, _purge, _search, _writes
+from shipyard.store.sql import _lite, _pg, _purge, _run_docs, _search, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
@@ -57,6 +58,7 @@ from shipyard.store.sql._schema import experiment_tags, experiments, runs
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlStore"]
 
 DEFAULT_EXPERIMENT_ID = "0"
+_log = logging.getLogger(__name__)
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
 
@@ -70,6 +72,9 @@ _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
 _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
+# A write to a run's data outside the hot statements clears its kept JSON (``_run_docs``):
+# unconditionally and after the write, so a fill that committed in between is cleared too.
+_FORGET_DATA = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(data_json=None)
 # The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
@@ -129,6 +134,7 @@ class SqlStore(LoggedModelStore):
         # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
         self._hot: Any = _pg if self._postgres else _lite
+        self._keep_runs = self._postgres  # finished runs' data kept as JSON (``_run_docs``)
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
@@ -417,6 +423,7 @@ class SqlStore(LoggedModelStore):
                 values["end_time"] = end_time
             if run_name:
                 values["name"] = run_name
+                values["data_json"] = None  # the run's name tag changes (``_run_docs``)
                 stmt = _writes.upsert_tag(conn, schema.tags, "run_uuid")
                 conn.execute(
                     stmt, [{"run_uuid": run_id, "key": _writes.RUN_NAME_TAG, "value": run_name}]
@@ -497,6 +504,7 @@ class SqlStore(LoggedModelStore):
             )
             if result.rowcount == 0:
                 raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
+            conn.execute(_FORGET_DATA, {"run_id": run_id})
 
     def get_metric_history(
         self,
@@ -558,17 +566,52 @@ class SqlStore(LoggedModelStore):
         query = RunQuery(
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
-        return self._search(load_runs, query)
+        offset, phases = self._search_plan(query)
+        with self._read() as conn:
+            rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
+            items = load_runs(conn, rows[: query.max_results])
+        return Page(items, self._next_token(offset, query.max_results, rows))
 
     def search_runs_json(self, query: RunQuery) -> Page[Json]:
-        """``search_runs`` with each run already in its wire form (the server's read path)."""
-        return self._search(runs_json, query)
+        """``search_runs`` with each run already in its wire form (the server's read path).
 
-    def _search(
-        self, load: Callable[[Connection, Sequence[Any]], list[T]], query: RunQuery
-    ) -> Page[T]:
+        On PostgreSQL, finished runs' data is kept as JSON on their rows the first time a
+        search reads them, and read from there afterwards (``_run_docs``)."""
+        offset, phases = self._search_plan(query)
+        with self._read() as conn:
+            rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
+            page = rows[: query.max_results]
+            todo = self._to_keep(page)
+            if not todo:
+                items = runs_json(conn, page)
+        if todo:
+            kept = self._keep_run_data(todo)
+            with self._read() as conn:
+                items = runs_json(conn, page, kept)
+        return Page(items, self._next_token(offset, query.max_results, rows))
+
+    def _to_keep(self, rows: Sequence[Any]) -> list[str]:
+        """The finished runs among ``rows`` whose data is not kept as JSON yet (PostgreSQL)."""
+        if not self._keep_runs:
+            return []
+        kept = _run_docs.KEPT_STATUSES
+        return [r.run_uuid for r in rows if r.data_json is None and r.status in kept]
+
+    def _keep_run_data(self, todo: list[str]) -> dict[str, str]:
+        """Keep those runs' data as JSON; what was kept, by run id. A database that refuses
+        the write (a read-only role or replica) turns keeping off for this store, with one
+        warning: reads go on as before."""
+        try:
+            with self._write() as conn:
+                return _run_docs.fill(conn, todo)
+        except DBAPIError as exc:
+            self._keep_runs = False
+            _log.warning("runs' data is not kept as JSON from now on: the database said %s", exc)
+            return {}
+
+    def _search_plan(self, query: RunQuery) -> tuple[int, list[Any]]:
+        """The search's offset and its queries (``_search.run_query``)."""
         offset = decode_page_token(query.page_token)
-        max_results = query.max_results
         exp_ids = [_search.experiment_id_or_none(e) for e in query.experiment_ids]
         phases = _search.run_query(
             [e for e in exp_ids if e is not None],
@@ -577,11 +620,11 @@ class SqlStore(LoggedModelStore):
             query.order_by,
             self.engine.dialect.name,
         )
-        with self._read() as conn:
-            rows = _search.fetch_phases(conn, phases, offset, max_results + 1)
-            items = load(conn, rows[:max_results])
-        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-        return Page(items, token)
+        return offset, phases
+
+    @staticmethod
+    def _next_token(offset: int, max_results: int, rows: Sequence[Any]) -> str | None:
+        return encode_page_token(offset + max_results) if len(rows) > max_results else None
 
     # -- garbage collection -------------------------------------------------------------------
     def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:

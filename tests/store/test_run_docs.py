@@ -1,0 +1,273 @@
+"""A finished run's data kept as JSON on its row (PostgreSQL's read path, ``_run_docs``).
+
+The oracle everywhere is the entity path (``search_runs``), which never reads the kept JSON:
+the wire path must give exactly what encoding its runs gives, before and after keeping, after
+every kind of write, and in the racing orders of a fill and a write on two connections.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import orjson
+import pytest
+import sqlalchemy as sa
+
+from shipyard import wire
+from shipyard.entities import Metric, Param, Tag
+from shipyard.store import RunQuery
+from shipyard.store.sql import SqlStore, _run_docs
+
+# An odd string: what JSON must escape, and more.
+ODD = 'a "quoted"\nline\\ \t é 🚀 \u0001 </script>'
+
+
+@pytest.fixture
+def store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
+    s = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
+    yield s
+    s.engine.dispose()
+
+
+def _wire(store: SqlStore, exp: str) -> list[dict[str, object]]:
+    page = store.search_runs_json(RunQuery([exp], order_by=["attributes.start_time"]))
+    return list(orjson.loads(orjson.dumps(page.items)))
+
+
+def _oracle(store: SqlStore, exp: str) -> list[dict[str, object]]:
+    runs = store.search_runs([exp], order_by=["attributes.start_time"]).items
+    return [wire.run_to_json(r) for r in runs]
+
+
+def _kept(store: SqlStore, run_id: str) -> str | None:
+    with store.engine.connect() as conn:
+        return conn.scalar(sa.text("SELECT data_json FROM runs WHERE run_uuid = :r"), {"r": run_id})
+
+
+def _finished_run(store: SqlStore, exp: str, start: int = 1, **batch: object) -> str:
+    run_id = store.create_run(exp, "alice", start, run_name=f"r{start}").info.run_id
+    store.log_batch(run_id, **batch)  # type: ignore[arg-type]
+    store.update_run_info(run_id, "FINISHED", start + 1)
+    return run_id
+
+
+def test_kept_json_is_what_the_entities_encode(store: SqlStore) -> None:
+    exp = store.create_experiment("kept")
+    points = [
+        Metric("nan", math.nan, 5, 0),
+        Metric("inf", math.inf, 5, 0),
+        Metric("ninf", -math.inf, 5, 0),
+        Metric("zero", -0.0, 5, 0),
+        Metric("tiny", 5e-324, 5, 0),
+        Metric("huge", 1.7976931348623157e308, 5, 0),
+        Metric("acc", 0.1 + 0.2, 7, 3),
+        Metric("acc", 0.5, 6, 2),  # older: not the latest
+        Metric(ODD, 1 / 3, 8, 1),
+    ]
+    full = _finished_run(
+        store,
+        exp,
+        1,
+        metrics=points,
+        params=[Param("p", "1"), Param("odd", ODD), Param("empty", "")],
+        tags=[Tag("t", "x"), Tag("o", ODD)],
+    )
+    bare = _finished_run(store, exp, 3)
+    running = store.create_run(exp, "bob", 5, run_name="live").info.run_id
+    store.log_batch(running, metrics=[Metric("acc", 0.9, 1, 0)])
+
+    expected = _oracle(store, exp)
+    assert _kept(store, full) is None
+    assert _wire(store, exp) == expected  # the first read keeps the finished runs' JSON
+    assert _kept(store, full) is not None  # empty sections are left out, as runs_json does:
+    assert _kept(store, bare) == '{"tags":[{"key":"mlflow.runName","value":"r3"}]}'
+    assert _kept(store, running) is None  # a running run is read from its tables every time
+    assert _wire(store, exp) == expected  # and the second read uses it
+    first = expected[0]["data"]
+    assert (
+        isinstance(first, dict)
+        and {"key": "acc", "value": 0.1 + 0.2, "timestamp": 7, "step": 3} in first["metrics"]
+    )
+
+
+WRITES: dict[str, Callable[[SqlStore, str], None]] = {
+    "a newer metric": lambda s, r: s.log_batch(r, metrics=[Metric("acc", 0.99, 50, 9)]),
+    "an older metric": lambda s, r: s.log_batch(r, metrics=[Metric("acc", 0.01, 1, 0)]),
+    "a new param": lambda s, r: s.log_batch(r, params=[Param("new", "v")]),
+    "a tag": lambda s, r: s.log_batch(r, tags=[Tag("team", "b")]),
+    "the name tag": lambda s, r: s.log_batch(r, tags=[Tag("mlflow.runName", "renamed")]),
+    "a rename": lambda s, r: s.update_run_info(r, None, None, "renamed"),
+    "a deleted tag": lambda s, r: s.delete_tag(r, "team"),
+    "an empty batch": lambda s, r: s.log_batch(r),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_every_write_clears_the_kept_json(store: SqlStore, write: str) -> None:
+    exp = store.create_experiment("writes")
+    run_id = _finished_run(
+        store,
+        exp,
+        metrics=[Metric("acc", 0.5, 10, 1)],
+        params=[Param("p", "1")],
+        tags=[Tag("team", "a")],
+    )
+    _wire(store, exp)
+    assert _kept(store, run_id) is not None
+    WRITES[write](store, run_id)
+    assert _kept(store, run_id) is None
+    assert _wire(store, exp) == _oracle(store, exp)
+    assert _kept(store, run_id) is not None  # kept again, with the write in it
+    assert _wire(store, exp) == _oracle(store, exp)
+
+
+def test_status_and_end_time_changes_keep_the_json(store: SqlStore) -> None:
+    """Info comes from the row's columns, never from the kept JSON: finishing again (a later
+    end time) need not clear it, and the answer still shows the new end time."""
+    exp = store.create_experiment("info")
+    run_id = _finished_run(store, exp, metrics=[Metric("acc", 0.5, 10, 1)])
+    _wire(store, exp)
+    doc = _kept(store, run_id)
+    store.update_run_info(run_id, "FAILED", 1234)
+    assert _kept(store, run_id) == doc
+    info = _wire(store, exp)[0]["info"]
+    assert isinstance(info, dict) and (info["status"], info["end_time"]) == ("FAILED", 1234)
+
+
+def test_random_writes_and_reads_agree_with_the_tables(store: SqlStore) -> None:
+    """Writes of every kind to a few finished runs, with reads in between: the wire path
+    always equals the entity path."""
+    rng = random.Random(7)
+    exp = store.create_experiment("random")
+    ids = [_finished_run(store, exp, i * 10) for i in range(3)]
+    for step in range(60):
+        run_id = rng.choice(ids)
+        kind = rng.randrange(4)
+        if kind == 0:
+            store.log_batch(
+                run_id,
+                metrics=[
+                    Metric(
+                        f"m{rng.randrange(3)}", rng.random(), rng.randrange(100), rng.randrange(5)
+                    )
+                ],
+            )
+        elif kind == 1:
+            store.log_batch(run_id, params=[Param(f"p{step}", str(step))])
+        elif kind == 2:
+            store.log_batch(run_id, tags=[Tag(f"t{rng.randrange(3)}", str(step))])
+        else:
+            tags = store.get_run(run_id).data.tags
+            if f"t{step % 3}" in tags:
+                store.delete_tag(run_id, f"t{step % 3}")
+        if rng.random() < 0.5:
+            assert _wire(store, exp) == _oracle(store, exp), f"after step {step}"
+    assert _wire(store, exp) == _oracle(store, exp)
+
+
+def _blocked(thread: threading.Thread) -> bool:
+    """Whether ``thread`` is still waiting (on a lock) after a moment."""
+    thread.start()
+    thread.join(0.5)
+    return thread.is_alive()
+
+
+def test_a_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) -> None:
+    """A fill holds its runs ``FOR UPDATE`` until it commits: a batch arriving meanwhile waits,
+    then finds the JSON (the newest row) and clears it in its own statement."""
+    exp = store.create_experiment("race-batch")
+    run_id = _finished_run(store, exp, metrics=[Metric("acc", 0.5, 10, 1)])
+    with store.engine.connect() as fill_conn:
+        with fill_conn.begin():
+            assert list(_run_docs.fill(fill_conn, [run_id])) == [run_id]
+            writer = threading.Thread(
+                target=store.log_batch,
+                args=(run_id,),
+                kwargs={"metrics": [Metric("acc", 0.7, 20, 2)]},
+            )
+            assert _blocked(writer)
+        writer.join(10)
+    assert not writer.is_alive()
+    assert _kept(store, run_id) is None
+    assert _wire(store, exp) == _oracle(store, exp)
+    data = _wire(store, exp)[0]["data"]
+    assert isinstance(data, dict) and data["metrics"][0]["value"] == 0.7
+
+
+def test_a_generic_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) -> None:
+    """Deleting a tag clears the JSON after its delete, unconditionally: a fill that took its
+    snapshot before the delete committed is cleared when the delete's transaction goes on."""
+    exp = store.create_experiment("race-generic")
+    run_id = _finished_run(store, exp, tags=[Tag("team", "a")])
+    with store.engine.connect() as fill_conn:
+        with fill_conn.begin():
+            assert list(_run_docs.fill(fill_conn, [run_id])) == [run_id]
+            writer = threading.Thread(target=store.delete_tag, args=(run_id, "team"))
+            assert _blocked(writer)
+        writer.join(10)
+    assert not writer.is_alive()
+    assert _kept(store, run_id) is None
+    wire_runs = _wire(store, exp)
+    assert wire_runs == _oracle(store, exp)
+    data = wire_runs[0]["data"]
+    assert isinstance(data, dict) and "team" not in {t["key"] for t in data["tags"]}
+
+
+def test_a_fill_skips_a_run_with_a_write_in_flight(store: SqlStore) -> None:
+    """A writer that has locked the run (as every batch does, ``FOR KEY SHARE``) and not
+    committed: the search neither waits nor keeps that run; it reads it from its tables, and a
+    later search keeps it with the write in it."""
+    exp = store.create_experiment("in-flight")
+    run_id = _finished_run(store, exp, params=[Param("p", "1")])
+    with store.engine.connect() as writer, writer.begin():
+        writer.execute(
+            sa.text("SELECT 1 FROM runs WHERE run_uuid = :r FOR KEY SHARE"), {"r": run_id}
+        )
+        writer.execute(sa.text("INSERT INTO params VALUES (:r, 'late', 'x')"), {"r": run_id})
+        started = time.perf_counter()
+        during = _wire(store, exp)
+        assert time.perf_counter() - started < 5  # did not wait for the writer
+        assert _kept(store, run_id) is None
+    data = during[0]["data"]
+    assert isinstance(data, dict) and data["params"] == [{"key": "p", "value": "1"}]
+    after = _wire(store, exp)
+    assert after == _oracle(store, exp) and _kept(store, run_id) is not None
+    data = after[0]["data"]
+    assert isinstance(data, dict) and {"key": "late", "value": "x"} in data["params"]
+
+
+def test_a_read_only_database_reads_without_keeping(
+    store: SqlStore, postgres_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    exp = store.create_experiment("read-only")
+    run_id = _finished_run(store, exp, params=[Param("p", "1")])
+    engine = sa.create_engine(
+        postgres_uri.replace("postgresql://", "postgresql+psycopg://", 1),
+        connect_args={"options": "-c default_transaction_read_only=on"},
+    )
+    reader = SqlStore(postgres_uri, str(tmp_path), engine=engine, check_schema=False)
+    try:
+        with caplog.at_level(logging.WARNING, logger="shipyard.store.sql._store"):
+            first = reader.search_runs_json(RunQuery([exp])).items
+            second = reader.search_runs_json(RunQuery([exp])).items
+        assert orjson.loads(orjson.dumps(first)) == orjson.loads(orjson.dumps(second))
+        assert orjson.loads(orjson.dumps(first)) == _oracle(store, exp)
+        assert _kept(store, run_id) is None
+        warnings = [r for r in caplog.records if "not kept as JSON" in r.getMessage()]
+        assert len(warnings) == 1 and "read-only" in warnings[0].getMessage()
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_never_keeps(tmp_path: Path) -> None:
+    store = SqlStore(f"sqlite:///{tmp_path / 'l.db'}", str(tmp_path))
+    exp = store.create_experiment("lite")
+    run_id = _finished_run(store, exp, params=[Param("p", "1")])
+    assert _wire(store, exp) == _oracle(store, exp)
+    assert _kept(store, run_id) is None
