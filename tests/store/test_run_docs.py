@@ -7,9 +7,11 @@ every kind of write, and in the racing orders of a fill and a write on two conne
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -29,7 +31,14 @@ ODD = 'a "quoted"\nline\\ \t é 🚀 \u0001 </script>'
 
 
 @pytest.fixture
-def store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
+def store(db_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
+    s = SqlStore(db_uri, str(tmp_path / "artifacts"))
+    yield s
+    s.engine.dispose()
+
+
+@pytest.fixture
+def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
     s = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
     yield s
     s.engine.dispose()
@@ -178,9 +187,10 @@ def _blocked(thread: threading.Thread) -> bool:
     return thread.is_alive()
 
 
-def test_a_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) -> None:
+def test_a_write_waiting_on_a_fill_clears_what_it_kept(pg_store: SqlStore) -> None:
     """A fill holds its runs ``FOR UPDATE`` until it commits: a batch arriving meanwhile waits,
     then finds the JSON (the newest row) and clears it in its own statement."""
+    store = pg_store
     exp = store.create_experiment("race-batch")
     run_id = _finished_run(store, exp, metrics=[Metric("acc", 0.5, 10, 1)])
     with store.engine.connect() as fill_conn:
@@ -200,9 +210,10 @@ def test_a_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) -> None:
     assert isinstance(data, dict) and data["metrics"][0]["value"] == 0.7
 
 
-def test_a_generic_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) -> None:
+def test_a_generic_write_waiting_on_a_fill_clears_what_it_kept(pg_store: SqlStore) -> None:
     """Deleting a tag clears the JSON after its delete, unconditionally: a fill that took its
     snapshot before the delete committed is cleared when the delete's transaction goes on."""
+    store = pg_store
     exp = store.create_experiment("race-generic")
     run_id = _finished_run(store, exp, tags=[Tag("team", "a")])
     with store.engine.connect() as fill_conn:
@@ -219,10 +230,11 @@ def test_a_generic_write_waiting_on_a_fill_clears_what_it_kept(store: SqlStore) 
     assert isinstance(data, dict) and "team" not in {t["key"] for t in data["tags"]}
 
 
-def test_a_fill_skips_a_run_with_a_write_in_flight(store: SqlStore) -> None:
+def test_a_fill_skips_a_run_with_a_write_in_flight(pg_store: SqlStore) -> None:
     """A writer that has locked the run (as every batch does, ``FOR KEY SHARE``) and not
     committed: the search neither waits nor keeps that run; it reads it from its tables, and a
     later search keeps it with the write in it."""
+    store = pg_store
     exp = store.create_experiment("in-flight")
     run_id = _finished_run(store, exp, params=[Param("p", "1")])
     with store.engine.connect() as writer, writer.begin():
@@ -243,8 +255,9 @@ def test_a_fill_skips_a_run_with_a_write_in_flight(store: SqlStore) -> None:
 
 
 def test_a_read_only_database_reads_without_keeping(
-    store: SqlStore, postgres_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    pg_store: SqlStore, postgres_uri: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    store = pg_store
     exp = store.create_experiment("read-only")
     run_id = _finished_run(store, exp, params=[Param("p", "1")])
     engine = sa.create_engine(
@@ -265,9 +278,26 @@ def test_a_read_only_database_reads_without_keeping(
         engine.dispose()
 
 
-def test_sqlite_never_keeps(tmp_path: Path) -> None:
+def test_sqlite_fill_does_not_wait_for_another_write(tmp_path: Path) -> None:
+    """Another connection holds SQLite's write lock: the search answers at once from the tables
+    and keeps nothing (and does not turn keeping off); once the lock is gone it keeps."""
     store = SqlStore(f"sqlite:///{tmp_path / 'l.db'}", str(tmp_path))
     exp = store.create_experiment("lite")
     run_id = _finished_run(store, exp, params=[Param("p", "1")])
+    holder = sqlite3.connect(tmp_path / "l.db", isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        started = time.perf_counter()
+        assert _wire(store, exp) == _oracle(store, exp)
+        assert time.perf_counter() - started < 5  # the busy timeout is 60 s
+        assert _kept(store, run_id) is None
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
     assert _wire(store, exp) == _oracle(store, exp)
-    assert _kept(store, run_id) is None
+    assert _kept(store, run_id) is not None
+    # Every pooled connection (the fill's among them: the pool holds 8) waits again as before.
+    with contextlib.ExitStack() as stack:
+        conns = [stack.enter_context(store.engine.connect()) for _ in range(8)]
+        waits = {c.exec_driver_sql("PRAGMA busy_timeout").scalar() for c in conns}
+    assert waits == {60000}

@@ -121,10 +121,11 @@ def log_batch(
     written unless the run is active and no param clashes. Points always collapse on SQLite
     (``dedupe`` is for PostgreSQL's first try)."""
     db = _db(conn)
-    found = db.execute("SELECT lifecycle_stage FROM runs WHERE run_uuid = ?", (run_id,)).fetchone()
+    sql = "SELECT lifecycle_stage, data_json IS NOT NULL FROM runs WHERE run_uuid = ?"
+    found = db.execute(sql, (run_id,)).fetchone()
     if found is None or found[0] != "active":
         return (None if found is None else found[0]), None, None
-    stage = found[0]
+    stage, kept = found
     if params:
         marks = ", ".join("?" * len(params))
         sql = f"SELECT key, value FROM params WHERE run_uuid = ? AND key IN ({marks})"
@@ -135,9 +136,10 @@ def log_batch(
         db.executemany(sql, [(run_id, k, v) for k, v in params.items()])
     if tags:
         db.executemany(_UPSERT_TAG, [(run_id, k, v) for k, v in tags.items()])
-        if RUN_NAME_TAG in tags:
-            sql = "UPDATE runs SET name = ? WHERE run_uuid = ?"
-            db.execute(sql, (tags[RUN_NAME_TAG], run_id))
+    name = tags.get(RUN_NAME_TAG)
+    if name is not None or kept:  # a new name, or kept JSON to clear (``_run_docs``)
+        sql = "UPDATE runs SET name = coalesce(?, name), data_json = NULL WHERE run_uuid = ?"
+        db.execute(sql, (name, run_id))
     if metrics:
         p = point_columns(metrics)
         run = repeat(run_id)  # endless, hence strict=False; the columns are of one length

@@ -55,10 +55,12 @@ __all__ = [
     "RUN_COLUMNS",
     "RUN_COLUMNS_SQL",
     "SEARCH_COLUMNS",
+    "data_object",
     "load_experiments",
     "load_runs",
     "metric_json",
     "metric_value",
+    "run_children",
     "run_info",
     "runs_json",
 ]
@@ -221,7 +223,7 @@ class _Children:
     inputs: dict[str, list[DatasetInput]]
 
 
-def _children(
+def run_children(
     conn: Connection, ids: list[str], wire_form: bool = False, data_ids: list[str] | None = None
 ) -> _Children:
     """The page's children; metrics, params and tags only of ``data_ids`` (default: all)."""
@@ -256,7 +258,7 @@ def load_runs(conn: Connection, rows: Sequence[Row[Any]]) -> list[Run]:
     ids = [r.run_uuid for r in rows]
     if not ids:
         return []
-    c = _children(conn, ids)
+    c = run_children(conn, ids)
     nan = math.nan
     result = []
     for r in rows:
@@ -290,7 +292,8 @@ def metric_json(key: str, value: float, is_nan: bool, ts: int, step: int) -> dic
     return {"key": key, "value": "NaN" if is_nan else out, "timestamp": ts, "step": step}
 
 
-def _data_json(c: _Children, rid: str) -> dict[str, Any]:
+def data_object(c: _Children, rid: str) -> dict[str, Any]:
+    """The run's wire ``data`` (metrics, params, tags; empty ones left out) from its children."""
     data: dict[str, Any] = {}
     if m := c.metrics.get(rid):
         # A dict made in place per finite point; NaN and ±inf through ``metric_json``.
@@ -327,11 +330,11 @@ def runs_json(
         return []
     docs = {v[0]: v[9] for v in values if v[9] is not None}
     docs.update(kept or {})
-    c = _children(conn, ids, wire_form=True, data_ids=[i for i in ids if i not in docs])
+    c = run_children(conn, ids, wire_form=True, data_ids=[i for i in ids if i not in docs])
     result = []
     for rid, name, experiment_id, user_id, status, start, end, uri, stage, _ in values:
         doc = docs.get(rid)
-        data = _data_json(c, rid) if doc is None else orjson.Fragment(doc)
+        data = data_object(c, rid) if doc is None else orjson.Fragment(doc)
         inputs: dict[str, Any] = {}
         if ins := c.inputs.get(rid):
             inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in ins]

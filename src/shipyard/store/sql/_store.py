@@ -134,7 +134,7 @@ class SqlStore(LoggedModelStore):
         # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
         self._hot: Any = _pg if self._postgres else _lite
-        self._keep_runs = self._postgres  # finished runs' data kept as JSON (``_run_docs``)
+        self._keep_runs = True  # finished runs' data kept as JSON (``_run_docs``)
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
@@ -149,6 +149,26 @@ class SqlStore(LoggedModelStore):
             conn.execution_options(shipyard_write=True)
             with conn.begin():
                 yield conn
+
+    @contextmanager
+    def _fill_write(self) -> Iterator[Connection]:
+        """``_write`` for ``_run_docs.fill``: on SQLite it does not wait for the write lock (a
+        read is not held up by another write; it keeps nothing this time)."""
+        if self._postgres:
+            with self._write() as conn:
+                yield conn
+            return
+        with self.engine.connect() as conn:
+            db = conn.connection.driver_connection
+            assert db is not None
+            waited = db.execute("PRAGMA busy_timeout").fetchone()[0]
+            db.execute("PRAGMA busy_timeout = 0")
+            try:
+                conn.execution_options(shipyard_write=True)
+                with conn.begin():
+                    yield conn
+            finally:
+                db.execute(f"PRAGMA busy_timeout = {int(waited)}")
 
     @contextmanager
     def _read(self) -> Iterator[Connection]:
@@ -591,7 +611,7 @@ class SqlStore(LoggedModelStore):
         return Page(items, self._next_token(offset, query.max_results, rows))
 
     def _to_keep(self, rows: Sequence[Any]) -> list[str]:
-        """The finished runs among ``rows`` whose data is not kept as JSON yet (PostgreSQL)."""
+        """The finished runs among ``rows`` whose data is not kept as JSON yet."""
         if not self._keep_runs:
             return []
         kept = _run_docs.KEPT_STATUSES
@@ -602,9 +622,11 @@ class SqlStore(LoggedModelStore):
         the write (a read-only role or replica) turns keeping off for this store, with one
         warning: reads go on as before."""
         try:
-            with self._write() as conn:
+            with self._fill_write() as conn:
                 return _run_docs.fill(conn, todo)
         except DBAPIError as exc:
+            if not self._postgres and "locked" in str(exc.orig):
+                return {}  # another write holds SQLite's lock: not this time
             self._keep_runs = False
             _log.warning("runs' data is not kept as JSON from now on: the database said %s", exc)
             return {}
