@@ -68,7 +68,8 @@ def _replay(raw: Any, postgres: bool, statements: list[tuple[str, Any]]) -> Call
             if sql == "BEGIN" and driver.in_transaction:  # SQLite: the last read's end
                 driver.rollback()
             cur.execute(sql, params)
-            cur.fetchall()
+            if cur.description is not None:
+                cur.fetchall()
         cur.close()
         if getattr(driver, "in_transaction", False):  # sqlite3; psycopg is in autocommit
             driver.rollback()
@@ -84,6 +85,7 @@ def _floor(one: Callable[[Any], object], count: int) -> tuple[list[float], float
     store = _store()
     raw = store.engine.raw_connection()
     try:
+        one(store)  # the steady state: runs' data kept as JSON (``_run_docs``) by now
         statements = _capture(store, lambda: one(store))
         replay = _replay(raw, store.engine.dialect.name == "postgresql", statements)
         replay()  # warm-up

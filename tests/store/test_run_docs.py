@@ -301,3 +301,26 @@ def test_sqlite_fill_does_not_wait_for_another_write(tmp_path: Path) -> None:
         conns = [stack.enter_context(store.engine.connect()) for _ in range(8)]
         waits = {c.exec_driver_sql("PRAGMA busy_timeout").scalar() for c in conns}
     assert waits == {60000}
+
+
+def test_an_unexpected_fill_error_skips_keeping_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A fill that fails for another reason (a dropped connection, say) costs the read
+    nothing but a warning, and the next read keeps the run."""
+    store = SqlStore(f"sqlite:///{tmp_path / 'e.db'}", str(tmp_path))
+    exp = store.create_experiment("flaky")
+    run_id = _finished_run(store, exp, params=[Param("p", "1")])
+    real_fill = _run_docs.fill
+
+    def failing(conn: object, run_ids: object) -> dict[str, str]:
+        raise sa.exc.OperationalError("fill", None, sqlite3.OperationalError("disk I/O error"))
+
+    monkeypatch.setattr(_run_docs, "fill", failing)
+    with caplog.at_level(logging.WARNING, logger="shipyard.store.sql._store"):
+        assert _wire(store, exp) == _oracle(store, exp)
+    assert _kept(store, run_id) is None
+    assert ["disk I/O error" in r.getMessage() for r in caplog.records] == [True]
+    monkeypatch.setattr(_run_docs, "fill", real_fill)
+    assert _wire(store, exp) == _oracle(store, exp)
+    assert _kept(store, run_id) is not None

@@ -96,6 +96,12 @@ def _exp_key(experiment_id: str) -> int:
     return key
 
 
+def _refuses_writes(exc: DBAPIError) -> bool:
+    """A read-only transaction or role (PostgreSQL 25006, 42501) or a read-only SQLite file."""
+    orig = exc.orig
+    return getattr(orig, "sqlstate", None) in ("25006", "42501") or "readonly" in str(orig)
+
+
 def _require_active_experiment(experiment_id: str, stage: str) -> None:
     if stage != _ACTIVE:
         raise InactiveResource(
@@ -618,17 +624,21 @@ class SqlStore(LoggedModelStore):
         return [r.run_uuid for r in rows if r.data_json is None and r.status in kept]
 
     def _keep_run_data(self, todo: list[str]) -> dict[str, str]:
-        """Keep those runs' data as JSON; what was kept, by run id. A database that refuses
-        the write (a read-only role or replica) turns keeping off for this store, with one
-        warning: reads go on as before."""
+        """Keep those runs' data as JSON; what was kept, by run id. Never fails the read: a
+        database that refuses writes (a read-only role, replica or file) turns keeping off for
+        this store with one warning; SQLite's write lock held elsewhere skips it this time;
+        any other error is logged and skips it this time."""
         try:
             with self._fill_write() as conn:
                 return _run_docs.fill(conn, todo)
         except DBAPIError as exc:
-            if not self._postgres and "locked" in str(exc.orig):
-                return {}  # another write holds SQLite's lock: not this time
-            self._keep_runs = False
-            _log.warning("runs' data is not kept as JSON from now on: the database said %s", exc)
+            if _refuses_writes(exc):
+                self._keep_runs = False
+                _log.warning(
+                    "runs' data is not kept as JSON from now on: the database said %s", exc.orig
+                )
+            elif self._postgres or "locked" not in str(exc.orig):
+                _log.warning("runs' data not kept as JSON this time: %s", exc.orig)
             return {}
 
     def _search_plan(self, query: RunQuery) -> tuple[int, list[Any]]:
