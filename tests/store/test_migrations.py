@@ -146,6 +146,18 @@ def test_0007_gives_postgresql_key_value_statistics(postgres_uri: str) -> None:
     engine.dispose()
 
 
+def test_0009_leaves_postgresql_runs_room_for_heap_only_updates(postgres_uri: str) -> None:
+    """Setting and clearing ``wire_kept`` rewrites a run's row in place when it can (0009)."""
+    engine = make_engine(postgres_uri)
+    upgrade(engine)
+    with engine.connect() as conn:
+        options = conn.exec_driver_sql(
+            "SELECT reloptions FROM pg_class WHERE relname = 'runs'"
+        ).scalar_one()
+    assert options == ["fillfactor=90"]
+    engine.dispose()
+
+
 def test_0008_rebuilds_run_data_without_rowid_and_keeps_rows_and_indexes(tmp_path: Path) -> None:
     """Upgrade from 0007 with a run's params, tags and latest metric in it: every row survives,
     each table is WITHOUT ROWID with its key, foreign key and index; the store reads the run
@@ -198,9 +210,10 @@ def test_0008_rebuilds_run_data_without_rowid_and_keeps_rows_and_indexes(tmp_pat
     assert unquoted == before
 
 
-def test_0009_adds_runs_data_json_and_downgrade_keeps_every_row(tmp_path: Path) -> None:
-    """The column arrives empty; dropping it again keeps the runs and everything under them
-    (a "move and copy" of ``runs`` on SQLite would cascade-delete their params and metrics)."""
+def test_0009_adds_run_wire_and_downgrade_keeps_every_row(tmp_path: Path) -> None:
+    """Runs arrive not kept, with an empty ``run_wire``; downgrading drops both again and
+    keeps the runs and everything under them (a "move and copy" of ``runs`` on SQLite would
+    cascade-delete their params and metrics)."""
     engine = _two_points_at(tmp_path / "dj.db", "0008")
     with engine.begin() as conn:
         conn.exec_driver_sql("INSERT INTO params VALUES ('r1', 'lr', '0.1')")
@@ -216,7 +229,8 @@ def test_0009_adds_runs_data_json_and_downgrade_keeps_every_row(tmp_path: Path) 
     before = counts()
     upgrade(engine)
     with engine.connect() as conn:
-        assert conn.exec_driver_sql("SELECT data_json FROM runs").scalars().all() == [None]
+        assert conn.exec_driver_sql("SELECT wire_kept FROM runs").scalars().all() == [0]
+        assert conn.exec_driver_sql("SELECT count(*) FROM run_wire").scalar_one() == 0
     assert counts() == before == [1, 1, 2, 1]
     from alembic import command
 
@@ -228,4 +242,6 @@ def test_0009_adds_runs_data_json_and_downgrade_keeps_every_row(tmp_path: Path) 
         command.downgrade(cfg, "0008")
     with engine.connect() as conn:
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
-    assert "data_json" not in columns and counts() == before
+        tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
+        assert "run_wire" not in set(tables.scalars())
+    assert "wire_kept" not in columns and counts() == before

@@ -16,13 +16,14 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 import sqlalchemy as sa
 
 from shipyard import wire
-from shipyard.entities import Metric, Param, Tag
+from shipyard.entities import Dataset, DatasetInput, Metric, Param, Tag
 from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore, _run_docs
 
@@ -44,19 +45,23 @@ def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
     s.engine.dispose()
 
 
-def _wire(store: SqlStore, exp: str) -> list[dict[str, object]]:
+def _wire(store: SqlStore, exp: str) -> list[dict[str, Any]]:
     page = store.search_runs_json(RunQuery([exp], order_by=["attributes.start_time"]))
     return list(orjson.loads(orjson.dumps(page.items)))
 
 
-def _oracle(store: SqlStore, exp: str) -> list[dict[str, object]]:
+def _oracle(store: SqlStore, exp: str) -> list[dict[str, Any]]:
     runs = store.search_runs([exp], order_by=["attributes.start_time"]).items
     return [wire.run_to_json(r) for r in runs]
 
 
 def _kept(store: SqlStore, run_id: str) -> str | None:
     with store.engine.connect() as conn:
-        return conn.scalar(sa.text("SELECT data_json FROM runs WHERE run_uuid = :r"), {"r": run_id})
+        sql = (
+            "SELECT w.body FROM runs r LEFT JOIN run_wire w ON w.run_uuid = r.run_uuid "
+            "WHERE r.run_uuid = :r AND r.wire_kept"
+        )
+        return conn.scalar(sa.text(sql), {"r": run_id})
 
 
 def _finished_run(store: SqlStore, exp: str, start: int = 1, **batch: object) -> str:
@@ -87,6 +92,9 @@ def test_kept_json_is_what_the_entities_encode(store: SqlStore) -> None:
         params=[Param("p", "1"), Param("odd", ODD), Param("empty", "")],
         tags=[Tag("t", "x"), Tag("o", ODD)],
     )
+    ds = Dataset("d", "digest", "code", "{}", '{"cols": ["a"]}', None)
+    store.log_inputs(full, [DatasetInput(ds, (Tag("mlflow.data.context", "eval"),))], ["m-in"])
+    store.log_outputs(full, [("m-out", 4)])
     bare = _finished_run(store, exp, 3)
     running = store.create_run(exp, "bob", 5, run_name="live").info.run_id
     store.log_batch(running, metrics=[Metric("acc", 0.9, 1, 0)])
@@ -94,15 +102,20 @@ def test_kept_json_is_what_the_entities_encode(store: SqlStore) -> None:
     expected = _oracle(store, exp)
     assert _kept(store, full) is None
     assert _wire(store, exp) == expected  # the first read keeps the finished runs' JSON
-    assert _kept(store, full) is not None  # empty sections are left out, as runs_json does:
-    assert _kept(store, bare) == '{"tags":[{"key":"mlflow.runName","value":"r3"}]}'
+    assert _kept(store, full) is not None  # empty lists are left out, as runs_json does:
+    tags = [{"key": "mlflow.runName", "value": "r3"}]
+    assert orjson.loads(_kept(store, bare) or "") == {
+        "data": {"tags": tags},
+        "inputs": {},
+        "outputs": {},
+    }
     assert _kept(store, running) is None  # a running run is read from its tables every time
     assert _wire(store, exp) == expected  # and the second read uses it
-    first = expected[0]["data"]
-    assert (
-        isinstance(first, dict)
-        and {"key": "acc", "value": 0.1 + 0.2, "timestamp": 7, "step": 3} in first["metrics"]
-    )
+    first = expected[0]
+    assert {"key": "acc", "value": 0.1 + 0.2, "timestamp": 7, "step": 3} in first["data"]["metrics"]
+    assert first["inputs"]["model_inputs"] == [{"model_id": "m-in"}]
+    assert first["inputs"]["dataset_inputs"][0]["dataset"]["schema"] == '{"cols": ["a"]}'
+    assert first["outputs"] == {"model_outputs": [{"model_id": "m-out", "step": 4}]}
 
 
 WRITES: dict[str, Callable[[SqlStore, str], None]] = {
@@ -114,6 +127,11 @@ WRITES: dict[str, Callable[[SqlStore, str], None]] = {
     "a rename": lambda s, r: s.update_run_info(r, None, None, "renamed"),
     "a deleted tag": lambda s, r: s.delete_tag(r, "team"),
     "an empty batch": lambda s, r: s.log_batch(r),
+    "a dataset input": lambda s, r: s.log_inputs(
+        r, [DatasetInput(Dataset("d", "x", "code", "{}", None, None), ())]
+    ),
+    "a model input": lambda s, r: s.log_inputs(r, model_ids=["m-1"]),
+    "a model output": lambda s, r: s.log_outputs(r, [("m-2", 3)]),
 }
 
 

@@ -126,7 +126,8 @@ class TrackingStore(Protocol):
         order_by: Sequence[str] = (),
         page_token: str | None = None,
     ) -> Page[Run]: ...
-    def search_runs_json(self, query: RunQuery) -> Page[dict[str, Any]]: ...
+    # Each item is a run's wire form: a dict, or JSON text that orjson embeds (a Fragment).
+    def search_runs_json(self, query: RunQuery) -> Page[Any]: ...
 
     # logged models (MLflow 3); ``status`` is a ``LoggedModelStatus`` value
     def create_logged_model(

@@ -207,6 +207,6 @@ class TrackingService(LoggedModelRules):
             experiment_ids, filter_string, view_type, max_results, order_by, page_token
         )
 
-    def search_runs_json(self, query: RunQuery) -> Page[dict[str, Any]]:
+    def search_runs_json(self, query: RunQuery) -> Page[Any]:
         v.check_max_results(query.max_results, self.limits.max_search_results)
         return self.store.search_runs_json(query)

@@ -121,7 +121,7 @@ def log_batch(
     written unless the run is active and no param clashes. Points always collapse on SQLite
     (``dedupe`` is for PostgreSQL's first try)."""
     db = _db(conn)
-    sql = "SELECT lifecycle_stage, data_json IS NOT NULL FROM runs WHERE run_uuid = ?"
+    sql = "SELECT lifecycle_stage, wire_kept FROM runs WHERE run_uuid = ?"
     found = db.execute(sql, (run_id,)).fetchone()
     if found is None or found[0] != "active":
         return (None if found is None else found[0]), None, None
@@ -138,7 +138,7 @@ def log_batch(
         db.executemany(_UPSERT_TAG, [(run_id, k, v) for k, v in tags.items()])
     name = tags.get(RUN_NAME_TAG)
     if name is not None or kept:  # a new name, or kept JSON to clear (``_run_docs``)
-        sql = "UPDATE runs SET name = coalesce(?, name), data_json = NULL WHERE run_uuid = ?"
+        sql = "UPDATE runs SET name = coalesce(?, name), wire_kept = 0 WHERE run_uuid = ?"
         db.execute(sql, (name, run_id))
     if metrics:
         p = point_columns(metrics)

@@ -41,13 +41,13 @@ _LATEST = (
 )
 
 # Params: a stored param with another value ("clash") stops the whole batch, and the statement
-# answers the first such key with its stored value for the error message. A run whose data is
-# kept as JSON (``_run_docs``) has it cleared in the same statement: ``run`` sees the row as the
-# read path's fill left it (a fill holds the row ``FOR UPDATE`` until it commits, so this lock
-# waits for it and gets the newest version), and the run's row is rewritten only then.
+# answers the first such key with its stored value for the error message. A run whose wire form
+# is kept (``_run_docs``) has its ``wire_kept`` cleared in the same statement: ``run`` sees the
+# row as the search's fill left it (a fill holds the row ``FOR UPDATE`` until it commits, so
+# this lock waits for it and gets the newest version), and the run's row is rewritten only then.
 _BATCH = f"""
 WITH run AS (
-  SELECT lifecycle_stage, data_json IS NOT NULL AS kept FROM runs
+  SELECT lifecycle_stage, wire_kept AS kept FROM runs
   WHERE run_uuid = %(run)s::text FOR KEY SHARE
 ),
 given AS (SELECT * FROM unnest(%(p_keys)b::text[], %(p_values)b::text[]) AS g(key, value)),
@@ -68,7 +68,7 @@ new_tags AS (
   ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value
 ),
 touched AS (
-  UPDATE runs SET name = coalesce(%(name)s::text, name), data_json = NULL
+  UPDATE runs SET name = coalesce(%(name)s::text, name), wire_kept = false
   WHERE run_uuid = %(run)s::text AND EXISTS (SELECT 1 FROM ok)
     AND (%(name)s::text IS NOT NULL OR (SELECT kept FROM run))
 ),

@@ -31,6 +31,7 @@ _RUN_CHILDREN = (
     schema.input_tags,
     schema.dataset_inputs,
     schema.run_model_io,
+    schema.run_wire,
 )
 
 

@@ -46,6 +46,7 @@ from shipyard.store.sql._schema import (
     latest_metrics,
     params,
     run_model_io,
+    run_wire,
     runs,
     tags,
 )
@@ -55,11 +56,12 @@ __all__ = [
     "RUN_COLUMNS",
     "RUN_COLUMNS_SQL",
     "SEARCH_COLUMNS",
-    "data_object",
+    "RunJson",
     "load_experiments",
     "load_runs",
     "metric_json",
     "metric_value",
+    "run_bodies",
     "run_children",
     "run_info",
     "runs_json",
@@ -78,8 +80,8 @@ RUN_COLUMNS = (
 )
 # The same columns for hand-written SQL (``_pg``, ``_lite``).
 RUN_COLUMNS_SQL = ", ".join(c.name for c in RUN_COLUMNS)
-# What a search reads: the run's columns and its kept data JSON, if any (``_run_docs``).
-SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.data_json)
+# What a search reads: the run's columns and whether its wire form is kept (``_run_docs``).
+SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.wire_kept)
 
 
 _EXPERIMENT_TAGS = select(experiment_tags).where(
@@ -223,31 +225,21 @@ class _Children:
     inputs: dict[str, list[DatasetInput]]
 
 
-def run_children(
-    conn: Connection, ids: list[str], wire_form: bool = False, data_ids: list[str] | None = None
-) -> _Children:
-    """The page's children; metrics, params and tags only of ``data_ids`` (default: all)."""
+def run_children(conn: Connection, ids: list[str], wire_form: bool = False) -> _Children:
     lm = latest_metrics.c
     io = run_model_io.c
-    data_ids = ids if data_ids is None else data_ids
     pairs: tuple[dict[str, Any], dict[str, Any]]
-    metrics: dict[str, list[tuple[Any, ...]]] = {}
-    if not data_ids:
-        pairs = {}, {}
-    elif wire_form:
-        pairs = _pairs_json(conn, data_ids, params), _pairs_json(conn, data_ids, tags)
+    if wire_form:
+        pairs = _pairs_json(conn, ids, params), _pairs_json(conn, ids, tags)
     else:
         pairs = (
-            _group(conn, data_ids, params.c.run_uuid, params.c.key, params.c.value),
-            _group(conn, data_ids, tags.c.run_uuid, tags.c.key, tags.c.value),
+            _group(conn, ids, params.c.run_uuid, params.c.key, params.c.value),
+            _group(conn, ids, tags.c.run_uuid, tags.c.key, tags.c.value),
         )
-    if data_ids:
-        metric_columns = lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step
-        metrics = _group(conn, data_ids, *metric_columns)
     return _Children(
         params=pairs[0],
         tags=pairs[1],
-        metrics=metrics,
+        metrics=_group(conn, ids, lm.run_uuid, lm.key, lm.value, lm.is_nan, lm.timestamp, lm.step),
         links=_group(conn, ids, io.run_uuid, io.model_id, io.direction, io.step),
         inputs=_inputs(conn, ids),
     )
@@ -292,8 +284,9 @@ def metric_json(key: str, value: float, is_nan: bool, ts: int, step: int) -> dic
     return {"key": key, "value": "NaN" if is_nan else out, "timestamp": ts, "step": step}
 
 
-def data_object(c: _Children, rid: str) -> dict[str, Any]:
-    """The run's wire ``data`` (metrics, params, tags; empty ones left out) from its children."""
+def _body(c: _Children, rid: str) -> dict[str, Any]:
+    """A run's wire form without ``info``: ``data`` (empty lists left out), ``inputs``,
+    ``outputs``."""
     data: dict[str, Any] = {}
     if m := c.metrics.get(rid):
         # A dict made in place per finite point; NaN and ±inf through ``metric_json``.
@@ -307,51 +300,64 @@ def data_object(c: _Children, rid: str) -> dict[str, Any]:
         data["params"] = p
     if t := c.tags.get(rid):
         data["tags"] = t
-    return data
+    inputs: dict[str, Any] = {}
+    if ins := c.inputs.get(rid):
+        inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in ins]
+    outputs: dict[str, Any] = {}
+    if links := c.links.get(rid):
+        if ins_ := [{"model_id": mid} for _, mid, d, _ in links if d == "input"]:
+            inputs["model_inputs"] = ins_
+        if outs := [{"model_id": mid, "step": st} for _, mid, d, st in links if d == "output"]:
+            outputs["model_outputs"] = outs
+    return {"data": data, "inputs": inputs, "outputs": outputs}
+
+
+def run_bodies(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
+    """Each run's wire form without ``info`` (``_body``), by run id, from its tables."""
+    c = run_children(conn, ids, wire_form=True)
+    return {rid: _body(c, rid) for rid in ids}
+
+
+@functools.cache
+def _kept_statement(dialect: str) -> Select[Any]:
+    return select(run_wire.c.run_uuid, run_wire.c.body).where(_among(dialect, run_wire.c.run_uuid))
+
+
+# A search result: a run's wire form as a dict, or (kept JSON) as JSON text orjson embeds.
+RunJson = dict[str, Any] | orjson.Fragment
 
 
 def runs_json(
     conn: Connection, rows: Sequence[Row[Any]], kept: Mapping[str, str] | None = None
-) -> list[dict[str, Any]]:
+) -> list[RunJson]:
     """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows
-    (``SEARCH_COLUMNS``).
+    (``SEARCH_COLUMNS``); encode the result with orjson.
 
     The server's read path (a page of 1,000 runs holds ~25,000 child rows): no entities in
-    between, and params and tags come as ``orjson.Fragment``s, so encode the result with
-    orjson. A run whose ``data`` is kept as JSON (its row's ``data_json``, or ``kept``: what
-    ``_run_docs.fill`` just stored) takes it from there, not from its tables.
+    between, and params and tags come as ``orjson.Fragment``s. A run whose body is kept
+    (``wire_kept``; ``run_wire``, or ``kept``: what ``_run_docs.fill`` just stored) is read from
+    there, not from its tables: its ``info`` (from the row, so always current) is put in front
+    of the kept object, and the whole run is one ``Fragment``.
     ``test_runs_json_matches_the_entities`` holds the paths to the same output.
     """
     # Rows by position, in SEARCH_COLUMNS' order: a Row's attribute lookups and a RunInfo in
     # between cost ~8 us a run.
     values: list[tuple[Any, ...]] = [tuple(r) for r in rows]
-    ids = [v[0] for v in values]
-    if not ids:
-        return []
-    docs = {v[0]: v[9] for v in values if v[9] is not None}
-    docs.update(kept or {})
-    c = run_children(conn, ids, wire_form=True, data_ids=[i for i in ids if i not in docs])
-    result = []
+    docs = dict(kept or {})
+    if wanted := [v[0] for v in values if v[9] and v[0] not in docs]:
+        q = _kept_statement(conn.dialect.name)
+        docs.update(fetch_tuples(conn, q, _ids(wanted)))
+    todo = [v[0] for v in values if v[0] not in docs]  # (a body purged meanwhile: read it)
+    bodies = run_bodies(conn, todo) if todo else {}
+    dumps = orjson.dumps
+    result: list[RunJson] = []
     for rid, name, experiment_id, user_id, status, start, end, uri, stage, _ in values:
-        doc = docs.get(rid)
-        data = data_object(c, rid) if doc is None else orjson.Fragment(doc)
-        inputs: dict[str, Any] = {}
-        if ins := c.inputs.get(rid):
-            inputs["dataset_inputs"] = [dataset_input_to_json(d) for d in ins]
-        outputs: dict[str, Any] = {}
-        if links := c.links.get(rid):
-            if ins_ := [{"model_id": mid} for _, mid, d, _ in links if d == "input"]:
-                inputs["model_inputs"] = ins_
-            if outs := [{"model_id": mid, "step": st} for _, mid, d, st in links if d == "output"]:
-                outputs["model_outputs"] = outs
-        result.append(
-            {
-                "info": run_info_values_to_json(
-                    rid, name, experiment_id, user_id, status, start, end, uri, stage
-                ),
-                "data": data,
-                "inputs": inputs,
-                "outputs": outputs,
-            }
+        info = run_info_values_to_json(
+            rid, name, experiment_id, user_id, status, start, end, uri, stage
         )
+        doc = docs.get(rid)
+        if doc is None:
+            result.append({"info": info, **bodies[rid]})
+        else:  # doc is '{"data":...}': the run is '{"info":...,"data":...}'
+            result.append(orjson.Fragment(b'{"info":' + dumps(info) + b"," + doc[1:].encode()))
     return result

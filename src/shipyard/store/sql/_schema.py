@@ -22,6 +22,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 
 __all__ = [
@@ -48,6 +49,7 @@ __all__ = [
     "registered_model_tags",
     "registered_models",
     "run_model_io",
+    "run_wire",
     "runs",
     "tags",
     "webhook_deliveries",
@@ -106,9 +108,8 @@ runs = Table(
     Column("deleted_time", BigInteger),
     Column("artifact_uri", String(2000)),
     Column("lifecycle_stage", String(20), nullable=False, default="active"),
-    # A finished run's metrics, params and tags in their wire form, kept by PostgreSQL's read
-    # path (``_run_docs``); NULL when not kept or changed since. SQLite never sets it.
-    Column("data_json", Text),
+    # Whether ``run_wire`` holds this run's current wire form (``_run_docs``).
+    Column("wire_kept", Boolean, nullable=False, server_default=false()),
     Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
 )
 
@@ -224,6 +225,21 @@ run_model_io = Table(
     Column("direction", String(6), nullable=False),
     Column("step", BigInteger, nullable=False, default=0),
     PrimaryKeyConstraint("run_uuid", "model_id", "direction"),
+)
+
+
+# A finished run's data, inputs and outputs as the REST API writes them, kept by the server's
+# search (``_run_docs``); current only while the run's ``wire_kept`` is true.
+run_wire = Table(
+    "run_wire",
+    metadata,
+    Column(
+        "run_uuid",
+        String(32),
+        ForeignKey("runs.run_uuid", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("body", Text, nullable=False),
 )
 
 

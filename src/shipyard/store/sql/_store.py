@@ -48,6 +48,7 @@ from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metri
 from shipyard.store.sql._migrations import ensure_schema
 from shipyard.store.sql._rows import (
     RUN_COLUMNS,
+    RunJson,
     load_experiments,
     load_runs,
     run_info,
@@ -72,9 +73,10 @@ _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
 _EXPERIMENT_ROW = select(experiments).where(
     experiments.c.experiment_id == bindparam("experiment_id")
 )
-# A write to a run's data outside the hot statements clears its kept JSON (``_run_docs``):
-# unconditionally and after the write, so a fill that committed in between is cleared too.
-_FORGET_DATA = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(data_json=None)
+# A write to a run's data, inputs or outputs outside the hot statements clears its kept JSON
+# (``_run_docs``): unconditionally and after the write, so a fill that committed in between is
+# cleared too.
+_FORGET_DATA = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(wire_kept=False)
 # The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
@@ -140,7 +142,7 @@ class SqlStore(LoggedModelStore):
         # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
         self._hot: Any = _pg if self._postgres else _lite
-        self._keep_runs = True  # finished runs' data kept as JSON (``_run_docs``)
+        self._keep_runs = True  # finished runs' wire form kept (``_run_docs``)
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
@@ -449,7 +451,7 @@ class SqlStore(LoggedModelStore):
                 values["end_time"] = end_time
             if run_name:
                 values["name"] = run_name
-                values["data_json"] = None  # the run's name tag changes (``_run_docs``)
+                values["wire_kept"] = False  # the run's name tag changes (``_run_docs``)
                 stmt = _writes.upsert_tag(conn, schema.tags, "run_uuid")
                 conn.execute(
                     stmt, [{"run_uuid": run_id, "key": _writes.RUN_NAME_TAG, "value": run_name}]
@@ -573,12 +575,14 @@ class SqlStore(LoggedModelStore):
                 _writes.link_dataset(conn, row.experiment_id, run_id, item)
             for model_id in model_ids:
                 _writes.link_model(conn, run_id, model_id, "input", 0)
+            conn.execute(_FORGET_DATA, {"run_id": run_id})
 
     def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
         with self._write() as conn:
             self._active_run(conn, run_id)
             for model_id, step in models:
                 _writes.link_model(conn, run_id, model_id, "output", step)
+            conn.execute(_FORGET_DATA, {"run_id": run_id})
 
     def search_runs(
         self,
@@ -598,11 +602,11 @@ class SqlStore(LoggedModelStore):
             items = load_runs(conn, rows[: query.max_results])
         return Page(items, self._next_token(offset, query.max_results, rows))
 
-    def search_runs_json(self, query: RunQuery) -> Page[Json]:
+    def search_runs_json(self, query: RunQuery) -> Page[RunJson]:
         """``search_runs`` with each run already in its wire form (the server's read path).
 
-        On PostgreSQL, finished runs' data is kept as JSON on their rows the first time a
-        search reads them, and read from there afterwards (``_run_docs``)."""
+        A finished run's wire form is kept (``run_wire``) the first time a search reads it,
+        and read from there afterwards (``_run_docs``)."""
         offset, phases = self._search_plan(query)
         with self._read() as conn:
             rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
@@ -621,7 +625,7 @@ class SqlStore(LoggedModelStore):
         if not self._keep_runs:
             return []
         kept = _run_docs.KEPT_STATUSES
-        return [r.run_uuid for r in rows if r.data_json is None and r.status in kept]
+        return [r.run_uuid for r in rows if not r.wire_kept and r.status in kept]
 
     def _keep_run_data(self, todo: list[str]) -> dict[str, str]:
         """Keep those runs' data as JSON; what was kept, by run id. Never fails the read: a
