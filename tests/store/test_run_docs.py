@@ -102,7 +102,9 @@ def test_kept_json_is_what_the_entities_encode(store: SqlStore) -> None:
     expected = _oracle(store, exp)
     assert _kept(store, full) is None
     assert _wire(store, exp) == expected  # the first read keeps the finished runs' JSON
-    assert _kept(store, full) is not None  # empty lists are left out, as runs_json does:
+    kept_text = _kept(store, full)
+    assert kept_text is not None and '" : ' not in kept_text  # compact, as orjson writes
+    # and empty lists are left out, as runs_json does:
     tags = [{"key": "mlflow.runName", "value": "r3"}]
     assert orjson.loads(_kept(store, bare) or "") == {
         "data": {"tags": tags},
@@ -342,3 +344,31 @@ def test_an_unexpected_fill_error_skips_keeping_once(
     monkeypatch.setattr(_run_docs, "fill", real_fill)
     assert _wire(store, exp) == _oracle(store, exp)
     assert _kept(store, run_id) is not None
+
+
+def test_concurrent_searches_keep_each_run_once_and_agree(store: SqlStore) -> None:
+    """Four threads searching the same fresh runs at once: one fill takes each run (the others
+    skip it, or on SQLite find the write lock taken) and every answer equals the tables'."""
+    exp = store.create_experiment("readers")
+    ids = [_finished_run(store, exp, i, params=[Param("p", str(i))]) for i in range(40)]
+    expected = _oracle(store, exp)
+    answers: list[list[dict[str, Any]]] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(3):
+                answers.append(_wire(store, exp))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=reader) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not errors and len(answers) == 12
+    assert all(a == expected for a in answers)
+    assert all(_kept(store, r) is not None for r in ids)
+    with store.engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM run_wire").scalar_one() == 40

@@ -160,8 +160,15 @@ def _pairs_statement(dialect: str, table: Table) -> Select[Any]:
     if dialect == "sqlite":
         agg = func.json_group_array(func.json_object(key, c.key, value, c.value))
     else:
-        pair = func.json_build_object(key, c.key, value, c.value)
-        agg = cast(func.json_agg(aggregate_order_by(pair, c.key)), Text)
+        # Compact text, as orjson and SQLite write it (``json_build_object`` writes
+        # ``{"key" : "a", "value" : "b"}``, ~10% more to send on every read): each pair by
+        # concatenation, ``to_json`` quoting and escaping each string; a NULL tag value is null.
+        quoted_value = func.coalesce(cast(func.to_json(c.value), Text), "null")
+        pair = func.concat(
+            '{"key":', cast(func.to_json(c.key), Text), ',"value":', quoted_value, "}"
+        )
+        items = func.string_agg(pair, aggregate_order_by(literal_column("','"), c.key))
+        agg = func.concat("[", items, "]")
     return select(c.run_uuid, agg).where(_among(dialect, c.run_uuid)).group_by(c.run_uuid)
 
 
