@@ -196,3 +196,34 @@ def test_log_batch_and_update_run(client: MlflowClient) -> None:
     client.set_terminated(run_id, "FAILED")
     info = client.get_run(run_id).info
     assert info.status == "FAILED" and info.end_time is not None
+
+
+def test_search_reads_kept_finished_runs_and_sees_later_writes(client: MlflowClient) -> None:
+    """The server keeps a finished run's JSON on its first search (``run_wire``): the second
+    search reads it from there, the official client parses both the same, and a write to the
+    finished run (a metric, a tag, a dataset) shows in the next search."""
+    exp_id = client.create_experiment(unique("kept"))
+    run = client.create_run(exp_id, run_name="kept")
+    run_id = run.info.run_id
+    client.log_param(run_id, "model", "rf")
+    client.log_metric(run_id, "acc", 0.5, step=1)
+    client.log_metric(run_id, "nan", math.nan)
+    client.set_terminated(run_id, "FINISHED")
+
+    def search() -> mlflow.entities.Run:
+        (found,) = client.search_runs([exp_id], "params.model = 'rf'", ViewType.ALL)
+        return found
+
+    first, second = search(), search()
+    assert repr(first.to_dictionary()) == repr(second.to_dictionary())  # (nan != nan)
+    assert second.data.params == {"model": "rf"} and second.data.metrics["acc"] == 0.5
+    assert math.isnan(second.data.metrics["nan"]) and second.info.status == "FINISHED"
+    client.log_metric(run_id, "acc", 0.75, step=2)
+    client.set_tag(run_id, "team", "ml")
+    data = mlflow.data.from_pandas(pd.DataFrame({"x": [1, 2]}), name="train")
+    client.log_inputs(run_id, [mlflow.entities.DatasetInput(data._to_mlflow_entity(), [])])
+    third = search()
+    assert third.data.metrics["acc"] == 0.75 and third.data.tags["team"] == "ml"
+    assert [d.dataset.name for d in third.inputs.dataset_inputs] == ["train"]
+    client.delete_tag(run_id, "team")
+    assert "team" not in search().data.tags
