@@ -12,7 +12,7 @@ clears the flag. A later migration that changes runs' params, tags, metrics, inp
 must clear it for those runs.
 
 The JSON has its own table, not a column of ``runs``: a run's row stays ~200 bytes, so the
-table that every search walks does not grow ten times, and setting or clearing the flag is a
+table that every search walks does not grow five times, and setting or clearing the flag is a
 heap-only update on PostgreSQL, for which ``fillfactor`` leaves a tenth of each page free.
 """
 
