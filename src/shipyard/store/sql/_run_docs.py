@@ -31,41 +31,42 @@ tries the write lock without waiting), so a read is never held up by a long writ
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Select, Update, false, select, update
 
 from shipyard.entities import RunStatus
-from shipyard.store.sql._rows import run_bodies
+from shipyard.store.sql._dialect import upsert
+from shipyard.store.sql._rows import among, id_params, run_bodies
+from shipyard.store.sql._schema import run_wire, runs
 
 __all__ = ["KEPT_STATUSES", "fill"]
 
 KEPT_STATUSES = frozenset(s.value for s in RunStatus if s.is_terminal)
 
-_LOCK = """
-SELECT run_uuid FROM runs
-WHERE run_uuid = ANY(%(ids)b::text[]) AND NOT wire_kept AND status = ANY(%(kept)b::text[])
-ORDER BY run_uuid
-FOR UPDATE SKIP LOCKED
-"""
-_STORE = """
-WITH bodies AS (
-  INSERT INTO run_wire (run_uuid, body)
-  SELECT * FROM unnest(%(ids)b::text[], %(bodies)b::text[])
-  ON CONFLICT (run_uuid) DO UPDATE SET body = excluded.body
-)
-UPDATE runs SET wire_kept = true WHERE run_uuid = ANY(%(ids)b::text[])
-"""
-_TO_FILL_SQLITE = (
-    "SELECT run_uuid FROM runs WHERE run_uuid IN (SELECT value FROM json_each(?)) "
-    "AND NOT wire_kept AND status IN (SELECT value FROM json_each(?))"
-)
-_STORE_SQLITE = (
-    "INSERT INTO run_wire (run_uuid, body) VALUES (?, ?) "
-    "ON CONFLICT (run_uuid) DO UPDATE SET body = excluded.body"
-)
-_MARK_SQLITE = "UPDATE runs SET wire_kept = 1 WHERE run_uuid = ?"
+
+@functools.cache
+def _lock_statement(dialect: str) -> Select[Any]:
+    """The runs among ``ids`` to keep: finished and not kept; on PostgreSQL locked ``FOR
+    UPDATE SKIP LOCKED`` (SQLite has no row locks: its fill holds the write lock)."""
+    return (
+        select(runs.c.run_uuid)
+        .where(
+            among(dialect, runs.c.run_uuid),
+            runs.c.wire_kept == false(),
+            runs.c.status.in_(sorted(KEPT_STATUSES)),
+        )
+        .order_by(runs.c.run_uuid)
+        .with_for_update(skip_locked=True)
+    )
+
+
+@functools.cache
+def _mark_statement(dialect: str) -> Update:
+    return update(runs).where(among(dialect, runs.c.run_uuid)).values(wire_kept=True)
 
 
 def fill(conn: Connection, run_ids: Sequence[str]) -> dict[str, str]:
@@ -73,21 +74,16 @@ def fill(conn: Connection, run_ids: Sequence[str]) -> dict[str, str]:
     written; their JSON by run id. ``conn`` is in a write transaction (PostgreSQL: READ
     COMMITTED), which the caller commits: the locks are held until then. The JSON is what
     ``runs_json`` writes for a run, without ``info``, by the same code (``run_bodies``)."""
-    kept = sorted(KEPT_STATUSES)
-    if conn.dialect.name == "postgresql":
-        locked = conn.exec_driver_sql(_LOCK, {"ids": list(run_ids), "kept": kept})
-        todo = list(locked.scalars())
-    else:
-        ids = orjson.dumps(list(run_ids)).decode()
-        found = conn.exec_driver_sql(_TO_FILL_SQLITE, (ids, orjson.dumps(kept).decode()))
-        todo = list(found.scalars())
+    dialect = conn.dialect.name
+    todo = list(conn.scalars(_lock_statement(dialect), id_params(list(run_ids))))
     if not todo:
         return {}
     # (after the locks: on PostgreSQL these reads are new statements, with new snapshots)
     docs = {rid: orjson.dumps(body).decode() for rid, body in run_bodies(conn, todo).items()}
-    if conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_STORE, {"ids": list(docs), "bodies": list(docs.values())})
-    else:
-        conn.exec_driver_sql(_STORE_SQLITE, list(docs.items()))
-        conn.exec_driver_sql(_MARK_SQLITE, [(rid,) for rid in docs])
+    stmt = upsert(conn, run_wire)
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["run_uuid"], set_={"body": stmt.excluded.body}
+    )
+    conn.execute(stmt, [{"run_uuid": rid, "body": doc} for rid, doc in docs.items()])
+    conn.execute(_mark_statement(dialect), id_params(list(docs)))
     return docs

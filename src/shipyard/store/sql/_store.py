@@ -76,7 +76,7 @@ _EXPERIMENT_ROW = select(experiments).where(
 # A write to a run's data, inputs or outputs outside the hot statements clears its kept JSON
 # (``_run_docs``): unconditionally and after the write, so a fill that committed in between is
 # cleared too.
-_FORGET_DATA = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(wire_kept=False)
+_CLEAR_KEPT = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(wire_kept=False)
 # The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
@@ -532,7 +532,7 @@ class SqlStore(LoggedModelStore):
             )
             if result.rowcount == 0:
                 raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
-            conn.execute(_FORGET_DATA, {"run_id": run_id})
+            conn.execute(_CLEAR_KEPT, {"run_id": run_id})
 
     def get_metric_history(
         self,
@@ -575,14 +575,14 @@ class SqlStore(LoggedModelStore):
                 _writes.link_dataset(conn, row.experiment_id, run_id, item)
             for model_id in model_ids:
                 _writes.link_model(conn, run_id, model_id, "input", 0)
-            conn.execute(_FORGET_DATA, {"run_id": run_id})
+            conn.execute(_CLEAR_KEPT, {"run_id": run_id})
 
     def log_outputs(self, run_id: str, models: Sequence[tuple[str, int]]) -> None:
         with self._write() as conn:
             self._active_run(conn, run_id)
             for model_id, step in models:
                 _writes.link_model(conn, run_id, model_id, "output", step)
-            conn.execute(_FORGET_DATA, {"run_id": run_id})
+            conn.execute(_CLEAR_KEPT, {"run_id": run_id})
 
     def search_runs(
         self,
@@ -611,14 +611,13 @@ class SqlStore(LoggedModelStore):
         with self._read() as conn:
             rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
             page = rows[: query.max_results]
+            token = self._next_token(offset, query.max_results, rows)
             todo = self._to_keep(page)
-            if not todo:
-                items = runs_json(conn, page)
-        if todo:
-            kept = self._keep_run_data(todo)
-            with self._read() as conn:
-                items = runs_json(conn, page, kept)
-        return Page(items, self._next_token(offset, query.max_results, rows))
+            if not todo:  # the common case: one read
+                return Page(runs_json(conn, page), token)
+        kept = self._keep_run_data(todo)
+        with self._read() as conn:
+            return Page(runs_json(conn, page, kept), token)
 
     def _to_keep(self, rows: Sequence[Any]) -> list[str]:
         """The finished runs among ``rows`` whose data is not kept as JSON yet."""
