@@ -18,6 +18,8 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
+from shipyard.store.sql import _pg_arrays
+
 __all__ = ["WalCheckpointer", "make_engine", "normalise_db_uri"]
 
 _log = logging.getLogger("shipyard.store")
@@ -82,7 +84,11 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
             event.listen(engine, "connect", _late_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    engine = create_engine(url, pool_size=10, max_overflow=20)
+    # UTF-8 whatever the database's encoding: ``_pg_arrays.texts`` packs text that way.
+    engine = create_engine(
+        url, connect_args={"client_encoding": "utf8"}, pool_size=10, max_overflow=20
+    )
+    event.listen(engine, "connect", _pg_arrays.register)
     IdlePing(PING_AFTER_IDLE_S).attach(engine)
     return engine
 

@@ -13,8 +13,8 @@ or repeats within the batch, the statement fails with a unique violation and
 ``SqlStore.log_batch`` runs it again with ``dedupe``. The run is locked ``FOR KEY SHARE`` once
 per batch, which is what the metric history's foreign key took per point (migration 0006).
 
-Arrays go in binary (``%(name)b``): psycopg's text form of an array quotes every element with a
-regular expression.
+Arrays go in binary (``%(name)b``), packed by ``_pg_arrays`` (psycopg's text form of an array
+quotes every element with a regular expression, and its binary form is built element by element).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from shipyard.entities import Metric
+from shipyard.store.sql._pg_arrays import bools, float8s, int8s, texts
 from shipyard.store.sql._rows import RUN_COLUMNS_SQL
 from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns
 
@@ -104,21 +105,21 @@ def log_batch(
     l_keys, l_steps, l_stamps, l_values, l_nans = points.latest()
     args: dict[str, Any] = {
         "run": run_id,
-        "p_keys": list(params),
-        "p_values": list(params.values()),
-        "t_keys": list(tags),
-        "t_values": list(tags.values()),
+        "p_keys": texts(list(params)),
+        "p_values": texts(list(params.values())),
+        "t_keys": texts(list(tags)),
+        "t_values": texts(list(tags.values())),
         "name": tags.get(RUN_NAME_TAG),
-        "keys": points.keys,
-        "stamps": points.stamps,
-        "steps": points.steps,
-        "values": points.values,
-        "nans": points.nans,
-        "l_keys": l_keys,
-        "l_steps": l_steps,
-        "l_stamps": l_stamps,
-        "l_values": l_values,
-        "l_nans": l_nans,
+        "keys": texts(points.keys),
+        "stamps": int8s(points.stamps),
+        "steps": int8s(points.steps),
+        "values": float8s(points.values),
+        "nans": bools(points.nans),
+        "l_keys": texts(l_keys),
+        "l_steps": int8s(l_steps),
+        "l_stamps": int8s(l_stamps),
+        "l_values": float8s(l_values),
+        "l_nans": bools(l_nans),
     }
     sql = _BATCH_DEDUPE if dedupe else _BATCH_FIRST_TRY
     stage, key, old = conn.exec_driver_sql(sql, args).one()
@@ -161,8 +162,8 @@ def create_run(
         "user": values["user_id"],
         "status": values["status"],
         "start": values["start_time"],
-        "t_keys": list(tags),
-        "t_values": list(tags.values()),
+        "t_keys": texts(list(tags)),
+        "t_values": texts(list(tags.values())),
     }
     return conn.exec_driver_sql(_CREATE_RUN, args).first()
 
