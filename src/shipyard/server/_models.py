@@ -7,9 +7,9 @@ required are required here, so a missing one is reported by name.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
 from shipyard import wire
 from shipyard.entities import Metric, Param, Tag
@@ -133,12 +133,50 @@ class DeleteTag(RunRef):
     key: str
 
 
+_FLOAT_INT = 2**1023  # an int float() takes without OverflowError (pydantic's path refuses more)
+
+
+def _plain_points(items: list[Any]) -> list[Metric] | None:
+    """The points when every one is exactly what MLflow's client sends (``key``, ``value``,
+    ``timestamp``, optional ``step``, native JSON types), else None."""
+    points: list[Metric] = []
+    add = points.append
+    for item in items:
+        if type(item) is not dict:
+            return None
+        key, value, stamp = item.get("key"), item.get("value"), item.get("timestamp")
+        step = item.get("step", 0)
+        if type(key) is not str or type(stamp) is not int or type(step) is not int:
+            return None
+        if len(item) != 3 + ("step" in item):
+            return None
+        if type(value) is not float:
+            if type(value) is not int or not -_FLOAT_INT <= value <= _FLOAT_INT:
+                return None
+            value = float(value)
+        add(Metric(key, value, stamp, step))
+    return points
+
+
 class LogBatch(RunRef):
     # Validated straight into the entities (same field names as the wire): no second copy of a
     # 1000-point batch. The service range-checks int64 fields, so no bounds are declared here.
     metrics: list[Metric] = []
     params: list[Param] = []
     tags: list[Tag] = []
+
+    @field_validator("metrics", mode="wrap")
+    @classmethod
+    def _points(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[Metric]:
+        # pydantic builds a dataclass per point at ~0.55 us; the plain shape costs ~0.2. Any
+        # other shape (strings for numbers, extra fields, a wrong type) takes pydantic's path,
+        # which gives the same values and its errors.
+        if type(value) is list:
+            points = _plain_points(value)
+            if points is not None:
+                return points
+        result: list[Metric] = handler(value)
+        return result
 
 
 class DatasetIn(_Body):
