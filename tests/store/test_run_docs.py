@@ -286,7 +286,7 @@ def test_a_read_only_database_reads_without_keeping(
     )
     reader = SqlStore(postgres_uri, str(tmp_path), engine=engine, check_schema=False)
     try:
-        with caplog.at_level(logging.WARNING, logger="shipyard.store.sql._store"):
+        with caplog.at_level(logging.WARNING, logger="shipyard.store"):
             first = reader.search_runs_json(RunQuery([exp])).items
             second = reader.search_runs_json(RunQuery([exp])).items
         assert orjson.loads(orjson.dumps(first)) == orjson.loads(orjson.dumps(second))
@@ -337,7 +337,7 @@ def test_an_unexpected_fill_error_skips_keeping_once(
         raise sa.exc.OperationalError("fill", None, sqlite3.OperationalError("disk I/O error"))
 
     monkeypatch.setattr(_run_docs, "fill", failing)
-    with caplog.at_level(logging.WARNING, logger="shipyard.store.sql._store"):
+    with caplog.at_level(logging.WARNING, logger="shipyard.store"):
         assert _wire(store, exp) == _oracle(store, exp)
     assert _kept(store, run_id) is None
     assert ["disk I/O error" in r.getMessage() for r in caplog.records] == [True]

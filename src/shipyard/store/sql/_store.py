@@ -16,12 +16,11 @@ from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, update
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
     DatasetInput,
-    Experiment,
     LifecycleStage,
     Metric,
     Param,
@@ -30,35 +29,35 @@ from shipyard.entities import (
     RunInfo,
     RunStatus,
     Tag,
-    ViewType,
 )
 from shipyard.errors import (
-    AlreadyExists,
     ExperimentNotFound,
     InactiveResource,
     InvalidParameter,
     RunNotFound,
 )
-from shipyard.store._protocol import Page, RunQuery
-from shipyard.store.search import decode_history_token, decode_page_token, encode_page_token
-from shipyard.store.sql import _lite, _pg, _purge, _run_docs, _search, _writes
+from shipyard.store._protocol import Page
+from shipyard.store.search import decode_history_token
+from shipyard.store.sql import _lite, _pg, _purge, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
+from shipyard.store.sql._experiment_store import (
+    DEFAULT_EXPERIMENT_ID,
+    ExperimentStore,
+    experiment_key,
+)
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
 from shipyard.store.sql._rows import (
     RUN_COLUMNS,
-    RunJson,
-    load_experiments,
     load_runs,
     run_info,
-    runs_json,
 )
-from shipyard.store.sql._schema import experiment_tags, experiments, runs
+from shipyard.store.sql._run_search_store import RunSearchStore
+from shipyard.store.sql._schema import experiment_tags, runs
 
 __all__ = ["DEFAULT_EXPERIMENT_ID", "SqlStore"]
 
-DEFAULT_EXPERIMENT_ID = "0"
 _log = logging.getLogger(__name__)
 _ACTIVE = LifecycleStage.ACTIVE.value
 _DELETED = LifecycleStage.DELETED.value
@@ -70,9 +69,6 @@ Json = dict[str, Any]
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
 _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
-_EXPERIMENT_ROW = select(experiments).where(
-    experiments.c.experiment_id == bindparam("experiment_id")
-)
 # A write to a run's data, inputs or outputs outside the hot statements clears its kept JSON
 # (``_run_docs``): unconditionally and after the write, so a fill that committed in between is
 # cleared too.
@@ -91,19 +87,6 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def _exp_key(experiment_id: str) -> int:
-    key = _search.experiment_id_or_none(experiment_id)
-    if key is None:
-        raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
-    return key
-
-
-def _refuses_writes(exc: DBAPIError) -> bool:
-    """A read-only transaction or role (PostgreSQL 25006, 42501) or a read-only SQLite file."""
-    orig = exc.orig
-    return getattr(orig, "sqlstate", None) in ("25006", "42501") or "readonly" in str(orig)
-
-
 def _require_active_experiment(experiment_id: str, stage: str) -> None:
     if stage != _ACTIVE:
         raise InactiveResource(
@@ -119,10 +102,11 @@ def _require_active(run_id: str, stage: str) -> None:
         )
 
 
-class SqlStore(LoggedModelStore):
+class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
     """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``).
 
-    Logged models come from the ``LoggedModelStore`` mixin, on the same engine and transactions.
+    Experiments, run search and logged models come from mixins (``ExperimentStore``,
+    ``RunSearchStore``, ``LoggedModelStore``), on the same engine and transactions.
     """
 
     def __init__(
@@ -159,26 +143,6 @@ class SqlStore(LoggedModelStore):
                 yield conn
 
     @contextmanager
-    def _fill_write(self) -> Iterator[Connection]:
-        """``_write`` for ``_run_docs.fill``: on SQLite it does not wait for the write lock (a
-        read is not held up by another write; it keeps nothing this time)."""
-        if self._postgres:
-            with self._write() as conn:
-                yield conn
-            return
-        with self.engine.connect() as conn:
-            db = conn.connection.driver_connection
-            assert db is not None
-            waited = db.execute("PRAGMA busy_timeout").fetchone()[0]
-            db.execute("PRAGMA busy_timeout = 0")
-            try:
-                conn.execution_options(shipyard_write=True)
-                with conn.begin():
-                    yield conn
-            finally:
-                db.execute(f"PRAGMA busy_timeout = {int(waited)}")
-
-    @contextmanager
     def _read(self) -> Iterator[Connection]:
         with self.engine.connect() as conn:
             if self._postgres:
@@ -202,155 +166,6 @@ class SqlStore(LoggedModelStore):
         with self._statement() if self._postgres else self._write() as conn:
             yield conn
 
-    def _ensure_default_experiment(self) -> None:
-        with self._read() as conn:
-            if (
-                conn.scalar(
-                    select(experiments.c.experiment_id).where(experiments.c.experiment_id == 0)
-                )
-                is not None
-            ):
-                return
-        try:
-            with self._write() as conn:
-                now = self._clock()
-                conn.execute(
-                    insert(experiments).values(
-                        experiment_id=0,
-                        name="Default",
-                        artifact_location=f"{self.default_artifact_root}/0",
-                        lifecycle_stage=_ACTIVE,
-                        creation_time=now,
-                        last_update_time=now,
-                    )
-                )
-        except IntegrityError:
-            pass  # another process created it first
-
-    # -- experiments --------------------------------------------------------------------------
-    def create_experiment(
-        self, name: str, artifact_location: str | None = None, tags: Sequence[Tag] = ()
-    ) -> str:
-        now = self._clock()
-        try:
-            with self._write() as conn:
-                exp_id = conn.execute(
-                    insert(experiments)
-                    .values(
-                        name=name,
-                        artifact_location=artifact_location or "",
-                        lifecycle_stage=_ACTIVE,
-                        creation_time=now,
-                        last_update_time=now,
-                    )
-                    .returning(experiments.c.experiment_id)
-                ).scalar_one()
-                if not artifact_location:
-                    conn.execute(
-                        update(experiments)
-                        .where(experiments.c.experiment_id == exp_id)
-                        .values(artifact_location=f"{self.default_artifact_root}/{exp_id}")
-                    )
-                if tags:
-                    rows = [{"experiment_id": exp_id, "key": t.key, "value": t.value} for t in tags]
-                    conn.execute(insert(experiment_tags), rows)
-        except IntegrityError:
-            raise AlreadyExists(f"Experiment '{name}' already exists.") from None
-        return str(exp_id)
-
-    def _experiment_row(self, conn: Connection, experiment_id: str) -> Any:
-        row = conn.execute(_EXPERIMENT_ROW, {"experiment_id": _exp_key(experiment_id)}).first()
-        if row is None:
-            raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
-        return row
-
-    def get_experiment(self, experiment_id: str) -> Experiment:
-        with self._read() as conn:
-            return load_experiments(conn, [self._experiment_row(conn, experiment_id)])[0]
-
-    def get_experiment_by_name(self, name: str) -> Experiment | None:
-        with self._read() as conn:
-            row = conn.execute(select(experiments).where(experiments.c.name == name)).first()
-            return load_experiments(conn, [row])[0] if row is not None else None
-
-    def search_experiments(
-        self,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        filter_string: str | None = None,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[Experiment]:
-        offset = decode_page_token(page_token)
-        query = _search.experiment_query(
-            view_type, filter_string, order_by, self.engine.dialect.name
-        )
-        with self._read() as conn:
-            rows = conn.execute(query.offset(offset).limit(max_results + 1)).all()
-            items = load_experiments(conn, rows[:max_results])
-        token = encode_page_token(offset + max_results) if len(rows) > max_results else None
-        return Page(items, token)
-
-    def rename_experiment(self, experiment_id: str, new_name: str) -> None:
-        try:
-            with self._write() as conn:
-                row = self._experiment_row(conn, experiment_id)
-                if row.lifecycle_stage != _ACTIVE:
-                    raise InactiveResource("Cannot rename a non-active experiment.")
-                conn.execute(
-                    update(experiments)
-                    .where(experiments.c.experiment_id == row.experiment_id)
-                    .values(name=new_name, last_update_time=self._clock())
-                )
-        except IntegrityError:
-            raise AlreadyExists(f"Experiment '{new_name}' already exists.") from None
-
-    def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            now = self._clock()
-            conn.execute(
-                update(experiments)
-                .where(experiments.c.experiment_id == row.experiment_id)
-                .values(lifecycle_stage=stage, last_update_time=now)
-            )
-            old = _ACTIVE if stage == _DELETED else _DELETED
-            conn.execute(
-                update(runs)
-                .where(runs.c.experiment_id == row.experiment_id, runs.c.lifecycle_stage == old)
-                .values(lifecycle_stage=stage, deleted_time=now if stage == _DELETED else None)
-            )
-
-    def delete_experiment(self, experiment_id: str) -> None:
-        if experiment_id == DEFAULT_EXPERIMENT_ID:
-            raise InvalidParameter("Cannot delete the default experiment '0'.")
-        self._set_experiment_stage(experiment_id, _DELETED)
-
-    def restore_experiment(self, experiment_id: str) -> None:
-        self._set_experiment_stage(experiment_id, _ACTIVE)
-
-    def set_experiment_tag(self, experiment_id: str, tag: Tag) -> None:
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            if row.lifecycle_stage != _ACTIVE:
-                raise InactiveResource(
-                    f"The experiment {experiment_id} must be in the 'active' state."
-                )
-            stmt = _writes.upsert_tag(conn, experiment_tags, "experiment_id")
-            conn.execute(
-                stmt, [{"experiment_id": row.experiment_id, "key": tag.key, "value": tag.value}]
-            )
-
-    def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
-        with self._write() as conn:
-            row = self._experiment_row(conn, experiment_id)
-            conn.execute(
-                delete(experiment_tags).where(
-                    experiment_tags.c.experiment_id == row.experiment_id,
-                    experiment_tags.c.key == key,
-                )
-            )
-
     # -- runs ---------------------------------------------------------------------------------
     def create_run(
         self,
@@ -372,7 +187,7 @@ class SqlStore(LoggedModelStore):
             "start_time": start_time,
             "lifecycle_stage": _ACTIVE,
         }
-        experiment = _exp_key(experiment_id)
+        experiment = experiment_key(experiment_id)
         with self._hot_write() as conn:
             exp = self._hot.create_run(conn, experiment, values, tag_map)
             if exp is None:
@@ -583,83 +398,6 @@ class SqlStore(LoggedModelStore):
             for model_id, step in models:
                 _writes.link_model(conn, run_id, model_id, "output", step)
             conn.execute(_CLEAR_KEPT, {"run_id": run_id})
-
-    def search_runs(
-        self,
-        experiment_ids: Sequence[str],
-        filter_string: str | None = None,
-        view_type: ViewType = ViewType.ACTIVE_ONLY,
-        max_results: int = 1000,
-        order_by: Sequence[str] = (),
-        page_token: str | None = None,
-    ) -> Page[Run]:
-        query = RunQuery(
-            experiment_ids, filter_string, view_type, max_results, order_by, page_token
-        )
-        offset, phases = self._search_plan(query)
-        with self._read() as conn:
-            rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
-            items = load_runs(conn, rows[: query.max_results])
-        return Page(items, self._next_token(offset, query.max_results, rows))
-
-    def search_runs_json(self, query: RunQuery) -> Page[RunJson]:
-        """``search_runs`` with each run already in its wire form (the server's read path).
-
-        A finished run's wire form is kept (``run_wire``) the first time a search reads it,
-        and read from there afterwards (``_run_docs``)."""
-        offset, phases = self._search_plan(query)
-        with self._read() as conn:
-            rows = _search.fetch_phases(conn, phases, offset, query.max_results + 1)
-            page = rows[: query.max_results]
-            token = self._next_token(offset, query.max_results, rows)
-            todo = self._to_keep(page)
-            if not todo:  # the common case: one read
-                return Page(runs_json(conn, page), token)
-        kept = self._keep_run_data(todo)
-        with self._read() as conn:
-            return Page(runs_json(conn, page, kept), token)
-
-    def _to_keep(self, rows: Sequence[Any]) -> list[str]:
-        """The finished runs among ``rows`` whose data is not kept as JSON yet."""
-        if not self._keep_runs:
-            return []
-        kept = _run_docs.KEPT_STATUSES
-        return [r.run_uuid for r in rows if not r.wire_kept and r.status in kept]
-
-    def _keep_run_data(self, todo: list[str]) -> dict[str, str]:
-        """Keep those runs' data as JSON; what was kept, by run id. Never fails the read: a
-        database that refuses writes (a read-only role, replica or file) turns keeping off for
-        this store with one warning; SQLite's write lock held elsewhere skips it this time;
-        any other error is logged and skips it this time."""
-        try:
-            with self._fill_write() as conn:
-                return _run_docs.fill(conn, todo)
-        except DBAPIError as exc:
-            if _refuses_writes(exc):
-                self._keep_runs = False
-                _log.warning(
-                    "runs' data is not kept as JSON from now on: the database said %s", exc.orig
-                )
-            elif self._postgres or "locked" not in str(exc.orig):
-                _log.warning("runs' data not kept as JSON this time: %s", exc.orig)
-            return {}
-
-    def _search_plan(self, query: RunQuery) -> tuple[int, list[Any]]:
-        """The search's offset and its queries (``_search.run_query``)."""
-        offset = decode_page_token(query.page_token)
-        exp_ids = [_search.experiment_id_or_none(e) for e in query.experiment_ids]
-        phases = _search.run_query(
-            [e for e in exp_ids if e is not None],
-            query.filter_string,
-            query.view_type,
-            query.order_by,
-            self.engine.dialect.name,
-        )
-        return offset, phases
-
-    @staticmethod
-    def _next_token(offset: int, max_results: int, rows: Sequence[Any]) -> str | None:
-        return encode_page_token(offset + max_results) if len(rows) > max_results else None
 
     # -- garbage collection -------------------------------------------------------------------
     def deleted_run_ids(self, older_than_ms: int | None = None) -> list[str]:
