@@ -472,6 +472,44 @@ def test_required_tags_block_finishing(service: TrackingService) -> None:
     assert service.update_run_info(run_id, "FINISHED", 11).status == "FINISHED"
 
 
+@pytest.mark.parametrize("rename", [None, "renamed"], ids=["hot", "rename"])
+def test_update_unless_the_experiment_has_a_tag(sql_store: SqlStore, rename: str | None) -> None:
+    """The guarded update changes nothing when the run's experiment has the tag, and is a plain
+    update otherwise; both paths (the hot statement and the rename's transaction)."""
+    tagged = sql_store.create_experiment("tagged", tags=[Tag("policy", "x"), Tag("other", "y")])
+    plain = sql_store.create_experiment("plain", tags=[Tag("other", "y")])
+    blocked = sql_store.create_run(tagged, "u", 1, run_name="a").info.run_id
+    free = sql_store.create_run(plain, "u", 1, run_name="b").info.run_id
+
+    assert sql_store.update_run_info_unless("policy", blocked, "FINISHED", 9, rename) is None
+    info = sql_store.get_run_info(blocked)
+    assert (info.status, info.end_time, info.run_name) == ("RUNNING", None, "a")
+
+    got = sql_store.update_run_info_unless("policy", free, "FINISHED", 9, rename)
+    assert got is not None and (got.status, got.end_time) == ("FINISHED", 9)
+    info = sql_store.get_run_info(free)
+    assert (info.status, info.end_time, info.run_name) == ("FINISHED", 9, rename or "b")
+
+    with pytest.raises(RunNotFound):
+        sql_store.update_run_info_unless("policy", "0123456789abcdef0123456789abcdef", "FAILED")
+    sql_store.delete_run(blocked)
+    with pytest.raises(InactiveResource):
+        sql_store.update_run_info_unless("policy", blocked, "FAILED", 9, rename)
+
+
+def test_finishing_without_a_policy_reads_no_experiment_tags(
+    service: TrackingService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_id = _run(service)
+    reads: list[str] = []
+    original = service.store.get_run_experiment_tags
+    monkeypatch.setattr(
+        service.store, "get_run_experiment_tags", lambda r: reads.append(r) or original(r)
+    )
+    assert service.update_run_info(run_id, "FINISHED", 10).status == "FINISHED"
+    assert reads == []
+
+
 # -- search ---------------------------------------------------------------------------------------
 @pytest.fixture
 def populated(service: TrackingService) -> dict[str, str]:

@@ -290,6 +290,20 @@ class RestStore(LoggedModelRest):
             out = self._post("runs/update", body)
         return wire.run_info_from_json(out["run_info"])
 
+    def update_run_info_unless(
+        self,
+        experiment_tag: str,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo | None:
+        # Two requests, not one: the server would check the policy too, but its error would
+        # come back as the base class, and the SDK raises the same error on both transports.
+        if experiment_tag in self.get_run_experiment_tags(run_id):
+            return None
+        return self.update_run_info(run_id, status, end_time, run_name)
+
     def delete_run(self, run_id: str) -> None:
         with _not_found_as(RunNotFound):
             self._post("runs/delete", {"run_id": run_id})

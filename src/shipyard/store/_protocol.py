@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 from shipyard.entities import (
     DatasetInput,
@@ -25,7 +25,7 @@ from shipyard.entities import (
     ViewType,
 )
 
-__all__ = ["Page", "TrackingStore"]
+__all__ = ["GuardedRunUpdates", "Page", "RunQuery", "TrackingStore"]
 
 T = TypeVar("T")
 
@@ -89,6 +89,7 @@ class TrackingStore(Protocol):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo: ...
+
     def delete_run(self, run_id: str) -> None: ...
     def restore_run(self, run_id: str) -> None: ...
     def log_batch(
@@ -154,3 +155,21 @@ class TrackingStore(Protocol):
         order_by: Sequence[LoggedModelOrderBy] = (),
         page_token: str | None = None,
     ) -> Page[LoggedModel]: ...
+
+
+@runtime_checkable
+class GuardedRunUpdates(Protocol):
+    """A store that can check an experiment tag in the same step as a run's update (the
+    tracking service finishes runs through it: no read of the experiment's tags first)."""
+
+    def update_run_info_unless(
+        self,
+        experiment_tag: str,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo | None:
+        """``update_run_info``, unless the run's experiment has the tag ``experiment_tag``:
+        then nothing changes and the answer is None."""
+        ...

@@ -22,7 +22,7 @@ from shipyard.entities import (
 )
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Limits
-from shipyard.store._protocol import Page, RunQuery, TrackingStore
+from shipyard.store._protocol import GuardedRunUpdates, Page, RunQuery, TrackingStore
 from shipyard.tracking import _validation as v
 from shipyard.tracking._logged_models import LoggedModelRules, check_linked_metrics
 from shipyard.tracking._names import random_run_name
@@ -129,11 +129,17 @@ class TrackingService(LoggedModelRules):
         if status is not None:
             status = v.check_status(status)
         if status == RunStatus.FINISHED.value:
+            # Most experiments have no required-tags policy: the update itself checks that
+            # there is none (no read before it), and only a policy sends it the slow way.
+            if isinstance(self.store, GuardedRunUpdates):
+                args = (run_id, status, end_time, run_name)
+                info = self.store.update_run_info_unless(REQUIRED_TAGS_KEY, *args)
+                if info is not None:
+                    return info
             self._check_required_tags(run_id)
         return self.store.update_run_info(run_id, status, end_time, run_name)
 
     def _check_required_tags(self, run_id: str) -> None:
-        # One cheap read first: most experiments have no policy, and then run tags are not read.
         exp_tags = self.store.get_run_experiment_tags(run_id)
         if REQUIRED_TAGS_KEY in exp_tags:
             check_required_tags(run_id, exp_tags, self.store.get_run_tags(run_id))

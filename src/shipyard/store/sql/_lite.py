@@ -152,19 +152,26 @@ def log_batch(
 _RUN = f"SELECT {RUN_COLUMNS_SQL} FROM runs WHERE run_uuid = ?"
 
 
+_POLICY = "SELECT 1 FROM experiment_tags WHERE experiment_id = ? AND key = ?"
+
+
 @_as_sqlalchemy_errors
-def update_run(conn: Connection, run_id: str, status: str | None, end_time: int | None) -> Any:
-    """The run's row as it was, or None when there is none; status and end time are changed
-    only when the run is active."""
+def update_run(
+    conn: Connection, run_id: str, status: str | None, end_time: int | None, guard: str | None
+) -> tuple[Any, bool]:
+    """What ``_pg.update_run`` answers: (the run's row as it was or None, whether its
+    experiment has the tag ``guard``); status and end time are changed only when the run is
+    active and its experiment has no such tag."""
     db = _db(conn)
     found = db.execute(_RUN, (run_id,)).fetchone()
     if found is None:
-        return None
+        return None, False
     row = RunRow(*found)
-    if row.lifecycle_stage == "active":
+    blocked = guard is not None and db.execute(_POLICY, (row.experiment_id, guard)).fetchone()
+    if row.lifecycle_stage == "active" and not blocked:
         sql = (
             "UPDATE runs SET status = coalesce(?, status), end_time = coalesce(?, end_time) "
             "WHERE run_uuid = ?"
         )
         db.execute(sql, (status, end_time, run_id))
-    return row
+    return row, bool(blocked)

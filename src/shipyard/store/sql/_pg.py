@@ -168,19 +168,30 @@ def create_run(
     return conn.exec_driver_sql(_CREATE_RUN, args).first()
 
 
+# ``policy``: the run's experiment carries the tag ``guard`` (none when it is NULL); then nothing
+# changes and the caller checks the policy the slow way (``update_run_info_unless``).
 _UPDATE_RUN = f"""
 WITH run AS (SELECT {RUN_COLUMNS_SQL} FROM runs WHERE run_uuid = %(run)s::text FOR NO KEY UPDATE),
+policy AS (
+  SELECT 1 FROM experiment_tags
+  WHERE key = %(guard)s::text AND experiment_id = (SELECT experiment_id FROM run)
+),
 changed AS (
   UPDATE runs SET status = coalesce(%(status)s::text, status),
                   end_time = coalesce(%(end)s::bigint, end_time)
   WHERE run_uuid = %(run)s::text AND EXISTS (SELECT 1 FROM run WHERE lifecycle_stage = 'active')
+    AND NOT EXISTS (SELECT 1 FROM policy)
 )
-SELECT {RUN_COLUMNS_SQL} FROM run
+SELECT {RUN_COLUMNS_SQL}, EXISTS (SELECT 1 FROM policy) AS blocked FROM run
 """
 
 
-def update_run(conn: Connection, run_id: str, status: str | None, end_time: int | None) -> Any:
-    """The run's row (``RUN_COLUMNS``) as it was, or None when there is none; status and end
-    time are changed only when the run is active."""
-    args = {"run": run_id, "status": status, "end": end_time}
-    return conn.exec_driver_sql(_UPDATE_RUN, args).first()
+def update_run(
+    conn: Connection, run_id: str, status: str | None, end_time: int | None, guard: str | None
+) -> tuple[Any, bool]:
+    """(The run's row (``RUN_COLUMNS``) as it was, or None when there is none; whether its
+    experiment has the tag ``guard``). Status and end time are changed only when the run is
+    active and its experiment has no such tag."""
+    args = {"run": run_id, "status": status, "end": end_time, "guard": guard}
+    row = conn.exec_driver_sql(_UPDATE_RUN, args).first()
+    return (None, False) if row is None else (row, row.blocked)

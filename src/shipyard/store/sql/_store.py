@@ -73,6 +73,10 @@ _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
 # (``_run_docs``): unconditionally and after the write, so a fill that committed in between is
 # cleared too.
 _CLEAR_KEPT = update(runs).where(runs.c.run_uuid == bindparam("run_id")).values(wire_kept=False)
+_EXPERIMENT_HAS_TAG = select(experiment_tags.c.key).where(
+    experiment_tags.c.experiment_id == bindparam("experiment_id"),
+    experiment_tags.c.key == bindparam("key"),
+)
 # The run's row decides "not found"; its experiment's tags come with it (none: one NULL row).
 _RUN_EXPERIMENT_TAGS = (
     select(experiment_tags.c.key, experiment_tags.c.value)
@@ -246,12 +250,36 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
         end_time: int | None = None,
         run_name: str | None = None,
     ) -> RunInfo:
+        info = self._update_run(run_id, status, end_time, run_name, guard=None)
+        assert info is not None  # only a guard stops an update
+        return info
+
+    def update_run_info_unless(
+        self,
+        experiment_tag: str,
+        run_id: str,
+        status: str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo | None:
+        return self._update_run(run_id, status, end_time, run_name, guard=experiment_tag)
+
+    def _update_run(
+        self,
+        run_id: str,
+        status: str | None,
+        end_time: int | None,
+        run_name: str | None,
+        guard: str | None,
+    ) -> RunInfo | None:
         if not run_name:
             with self._hot_write() as conn:
-                row = self._hot.update_run(conn, run_id, status, end_time)
+                row, blocked = self._hot.update_run(conn, run_id, status, end_time, guard)
                 if row is None:
                     raise RunNotFound(f"Run with id={run_id} not found")
                 _require_active(run_id, row.lifecycle_stage)
+            if blocked:
+                return None
             return replace(
                 run_info(row),
                 status=status if status is not None else row.status,
@@ -259,6 +287,13 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
             )
         with self._write() as conn:
             row = self._active_run(conn, run_id)
+            if (
+                guard is not None
+                and conn.execute(
+                    _EXPERIMENT_HAS_TAG, {"experiment_id": row.experiment_id, "key": guard}
+                ).first()
+            ):
+                return None
             values: dict[str, Any] = {}
             if status is not None:
                 values["status"] = status
