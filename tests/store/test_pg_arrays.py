@@ -75,8 +75,18 @@ def test_a_batch_sized_array_with_repeated_keys(pg: sa.Connection) -> None:
     ids=["float", "bools", "past-int64", "below-int64", "text"],
 )
 def test_bigint_arrays_refuse_what_is_not_an_int64(values: list[Any]) -> None:
-    with pytest.raises(TypeError, match=r"bigint\[\] takes ints"):
+    with pytest.raises(TypeError, match="Int8s takes 'i' values"):
         int8s(values)
+
+
+@pytest.mark.parametrize(
+    ("pack", "values"),
+    [(float8s, ["1.5"]), (float8s, [True]), (float8s, [None]), (bools, [1]), (bools, ["x"])],
+    ids=["float-str", "float-bool", "float-none", "bool-int", "bool-str"],
+)
+def test_float_and_bool_arrays_refuse_other_values(pack: Any, values: list[Any]) -> None:
+    with pytest.raises(TypeError, match="takes"):
+        pack(values)
 
 
 def test_the_database_refuses_a_nul_in_text_and_the_batch_is_not_stored(

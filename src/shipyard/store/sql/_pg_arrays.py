@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import struct
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -51,37 +51,40 @@ class Texts(_Packed):
     oid, element = 1009, 25
 
 
-def _numeric(kind: type[_Packed], item: np.dtype[Any], values: Any, size: int) -> Any:
-    n = len(values)
+P = TypeVar("P", bound=_Packed)
+
+
+def _numeric(kind: type[P], item: str, values: Sequence[Any], kinds: str) -> P:
+    """``values`` as an array of ``item`` (a numpy type of the right size and byte order),
+    refused unless numpy reads them as one of ``kinds`` (nothing is converted silently)."""
+    array = np.asarray(values)
+    n = len(array)
     if not n:
         return kind(_EMPTY.pack(0, 0, kind.element))
+    if array.dtype.kind not in kinds:
+        raise TypeError(f"{kind.__name__} takes {kinds!r} values, got an array of {array.dtype}")
     packed = np.empty(n, dtype=[("size", ">i4"), ("value", item)])
-    packed["size"] = size
-    packed["value"] = values
+    packed["size"] = np.dtype(item).itemsize
+    packed["value"] = array
     return kind(_HEAD.pack(1, 0, kind.element, n, 1) + packed.tobytes())
 
 
 def int8s(values: Sequence[int]) -> Int8s:
-    """A ``bigint[]``; anything but Python ints (or past 64 bits) is refused, not truncated."""
-    array = np.asarray(values)
-    if len(values) and array.dtype.kind != "i":
-        raise TypeError(f"bigint[] takes ints, got an array of {array.dtype}")
-    result: Int8s = _numeric(Int8s, np.dtype(">i8"), array, 8)
-    return result
+    """A ``bigint[]`` of Python ints (past 64 bits, floats or bools are refused)."""
+    return _numeric(Int8s, ">i8", values, "i")
 
 
 def float8s(values: Sequence[float]) -> Float8s:
-    result: Float8s = _numeric(Float8s, np.dtype(">f8"), np.asarray(values, dtype=np.float64), 8)
-    return result
+    """A ``float8[]`` of floats or ints."""
+    return _numeric(Float8s, ">f8", values, "fiu")
 
 
 def bools(values: Sequence[bool]) -> Bools:
-    result: Bools = _numeric(Bools, np.dtype("?"), np.asarray(values, dtype=np.bool_), 1)
-    return result
+    return _numeric(Bools, "?", values, "b")
 
 
 def texts(values: Sequence[str]) -> Texts:
-    """A ``text[]``, UTF-8 (``register`` sets the connection's encoding to match)."""
+    """A ``text[]``, in UTF-8 (the engine connects with ``client_encoding`` UTF8)."""
     n = len(values)
     if not n:
         return Texts(_EMPTY.pack(0, 0, Texts.element))
