@@ -18,8 +18,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
 
-from shipyard.store.sql import _pg_arrays
-
 __all__ = ["WalCheckpointer", "make_engine", "normalise_db_uri"]
 
 _log = logging.getLogger("shipyard.store")
@@ -85,6 +83,8 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # UTF-8 whatever the database's encoding: ``_pg_arrays.texts`` packs text that way.
+    from shipyard.store.sql import _pg_arrays  # numpy: loaded for PostgreSQL engines only
+
     engine = create_engine(
         url, connect_args={"client_encoding": "utf8"}, pool_size=10, max_overflow=20
     )

@@ -167,11 +167,11 @@ def update_run(
     if found is None:
         return None, False
     row = RunRow(*found)
-    blocked = guard is not None and db.execute(_POLICY, (row.experiment_id, guard)).fetchone()
+    blocked = guard is not None and bool(db.execute(_POLICY, (row.experiment_id, guard)).fetchone())
     if row.lifecycle_stage == "active" and not blocked:
         sql = (
             "UPDATE runs SET status = coalesce(?, status), end_time = coalesce(?, end_time) "
             "WHERE run_uuid = ?"
         )
         db.execute(sql, (status, end_time, run_id))
-    return row, bool(blocked)
+    return row, blocked

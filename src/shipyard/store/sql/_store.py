@@ -38,7 +38,7 @@ from shipyard.errors import (
 )
 from shipyard.store._protocol import Page
 from shipyard.store.search import decode_history_token
-from shipyard.store.sql import _lite, _pg, _purge, _writes
+from shipyard.store.sql import _lite, _purge, _writes
 from shipyard.store.sql import _schema as schema
 from shipyard.store.sql._engine import make_engine
 from shipyard.store.sql._experiment_store import (
@@ -129,7 +129,13 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
         # on PostgreSQL (``_pg``), plain driver calls in a write transaction on SQLite
         # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
-        self._hot: Any = _pg if self._postgres else _lite
+        self._hot: Any = _lite
+        if self._postgres:
+            # Imported here: ``_pg`` packs its arrays with numpy, which SQLite stores (the
+            # CLI's and the SDK's local files) need not load at start-up.
+            from shipyard.store.sql import _pg
+
+            self._hot = _pg
         self._keep_runs = True  # finished runs' wire form kept (``_run_docs``)
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
