@@ -1,6 +1,7 @@
-"""Shared fixtures: an in-process tracking service, real tracking servers in subprocesses, and a
-real S3-protocol server (``moto_server``) in a subprocess for the S3 artifact repository, and
-``serve(app)``: an ASGI app on a loopback port in a thread of this process."""
+"""Shared fixtures: an in-process tracking service, a real PostgreSQL server, real tracking
+servers in subprocesses (on SQLite or PostgreSQL), a real S3-protocol server (``moto_server``)
+in a subprocess for the S3 artifact repository, and ``serve(app)``: an ASGI app on a loopback
+port in a thread of this process."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -27,6 +29,7 @@ from shipyard.settings import S3Settings
 from shipyard.store.sql import SqlStore
 from shipyard.tracking import TrackingService
 
+ROOT = Path(__file__).resolve().parents[1]
 HOST = "127.0.0.1"
 _START_TIMEOUT = 30.0
 
@@ -36,6 +39,62 @@ def tmp_store(tmp_path: Path) -> TrackingService:
     """A tracking service over a fresh SQLite database in the test's temp folder."""
     store = SqlStore(f"sqlite:///{tmp_path / 'tracking.db'}", str(tmp_path / "artifacts"))
     return TrackingService(store)
+
+
+# -- a real PostgreSQL server -------------------------------------------------------------------
+# From ``SHIPYARD_TEST_POSTGRES_URI`` (``.ci/run`` starts one), or started here from the machine's
+# server binaries; without either, the PostgreSQL cases are skipped, unless
+# ``SHIPYARD_TEST_REQUIRE_POSTGRES=1`` (CI), where they fail instead.
+def _start_postgres() -> tuple[str, str] | None:
+    """(admin URI, stop command) of a server started from the machine's binaries."""
+    if not list(Path("/usr/lib/postgresql").glob("*/bin/initdb")):
+        return None
+    out = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "postgres.sh")],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "SHIPYARD_PG_PORT": str(56000 + os.getpid() % 1000)},
+        check=False,
+    )
+    lines = out.stdout.strip().splitlines()
+    return (lines[0], lines[1]) if out.returncode == 0 and len(lines) == 2 else None
+
+
+@pytest.fixture(scope="session")
+def postgres_admin_uri() -> Iterator[str]:
+    uri = os.environ.get("SHIPYARD_TEST_POSTGRES_URI")
+    if uri:
+        yield uri
+        return
+    started = _start_postgres()
+    if started is None:
+        if os.environ.get("SHIPYARD_TEST_REQUIRE_POSTGRES") == "1":
+            pytest.fail("PostgreSQL is required (SHIPYARD_TEST_REQUIRE_POSTGRES=1) but none runs")
+        pytest.skip("no PostgreSQL server available")
+    yield started[0]
+    subprocess.run(started[1].split(), capture_output=True, check=False)
+
+
+@contextlib.contextmanager
+def _new_database(admin_uri: str) -> Iterator[str]:
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_uri, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    base = admin_uri.rsplit("/", 1)[0]
+    try:
+        yield f"{base}/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.fixture
+def postgres_uri(postgres_admin_uri: str) -> Iterator[str]:
+    """A brand-new database on the shared server, dropped afterwards."""
+    with _new_database(postgres_admin_uri) as uri:
+        yield uri
 
 
 # -- real servers -----------------------------------------------------------------------------
@@ -147,6 +206,17 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     server = start_server(tmp_path_factory.mktemp("live-server"))
     yield server.url
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_live_server(
+    postgres_admin_uri: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``live_server`` on a database of its own on the PostgreSQL server."""
+    with _new_database(postgres_admin_uri) as db_uri:
+        server = start_server(tmp_path_factory.mktemp("pg-live-server"), db_uri=db_uri)
+        yield server.url
+        server.stop()
 
 
 # -- a real S3-protocol server ----------------------------------------------------------------

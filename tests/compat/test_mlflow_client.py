@@ -16,14 +16,21 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning", "ignore::FutureWarning")
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def server_url(request: pytest.FixtureRequest) -> str:
+    """The shared server on SQLite, and one on PostgreSQL: every test here runs on both."""
+    fixture = "live_server" if request.param == "sqlite" else "pg_live_server"
+    return str(request.getfixturevalue(fixture))
+
+
 @pytest.fixture
-def client(live_server: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
+def client(server_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[MlflowClient]:
     # No client-side retries: a server error must fail the test now, not after minutes.
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", live_server)
-    mlflow.set_tracking_uri(live_server)
-    yield MlflowClient(live_server)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", server_url)
+    mlflow.set_tracking_uri(server_url)
+    yield MlflowClient(server_url)
     while mlflow.active_run() is not None:
         mlflow.end_run("KILLED")
 

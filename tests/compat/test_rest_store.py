@@ -205,9 +205,14 @@ def test_non_json_error_pages_are_reported() -> None:
 
 
 # -- concurrency against a two-worker server ------------------------------------------------
-@pytest.fixture
-def two_workers(server_factory: Callable[..., object], tmp_path: Path) -> Iterator[RestStore]:
-    server = server_factory(tmp_path / "two", workers=2)
+@pytest.fixture(params=["sqlite", "postgres"])
+def two_workers(
+    request: pytest.FixtureRequest, server_factory: Callable[..., object], tmp_path: Path
+) -> Iterator[RestStore]:
+    """A two-worker server on SQLite, and on PostgreSQL (where each worker serves its writes
+    on its event loop: overlapping requests in one process, too)."""
+    db_uri = None if request.param == "sqlite" else request.getfixturevalue("postgres_uri")
+    server = server_factory(tmp_path / "two", workers=2, db_uri=db_uri)
     rest = RestStore(server.url, Settings())  # type: ignore[attr-defined]
     yield rest
     rest.close()

@@ -6,6 +6,7 @@ with it takes the router: comparing the two answers compares the two paths.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from shipyard.server._fastlane import FastLane, lane_routes
 from shipyard.server._http import MAX_BODY_BYTES
 from shipyard.server._runs import router as runs_router
 from shipyard.settings import Settings
+from shipyard.store.sql import SqlStore
 from shipyard.tracking import TrackingService
 
 API = "/api/2.0/mlflow"
@@ -25,10 +27,64 @@ LANE = {"content-type": "application/json"}
 ROUTER = {"content-type": "application/vnd.mlflow+json"}
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def service(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[TrackingService]:
+    """SQLite (quick writes inline on the loop) and PostgreSQL (awaited on the loop)."""
+    if request.param == "sqlite":
+        uri = f"sqlite:///{tmp_path / 'tracking.db'}"
+    else:
+        uri = request.getfixturevalue("postgres_uri")
+    store = SqlStore(uri, str(tmp_path / "artifacts"))
+    yield TrackingService(store)
+    store.dispose()
+
+
 @pytest.fixture
-def client(tmp_store: TrackingService, tmp_path: Path) -> TestClient:
+def client(service: TrackingService, tmp_path: Path) -> TestClient:
     settings = Settings(artifact_root=str(tmp_path / "artifacts"))
-    return TestClient(create_app(settings, tmp_store, extra_routers=()))
+    return TestClient(create_app(settings, service, extra_routers=()))
+
+
+def _quick_mode(app: Any) -> str:
+    (lane,) = [m for m in app.user_middleware if m.cls is FastLane]
+    return str(lane.kwargs["quick_mode"])
+
+
+def test_quick_writes_run_on_the_loop_when_the_store_allows(
+    service: TrackingService, tmp_path: Path
+) -> None:
+    sqlite = service.store.engine.dialect.name == "sqlite"  # type: ignore[attr-defined]
+    settings = Settings(
+        backend_store_uri="sqlite:///x.db" if sqlite else "postgresql://elsewhere/db",
+        artifact_root=str(tmp_path / "artifacts"),
+    )
+    app = create_app(settings, service, extra_routers=())
+    assert _quick_mode(app) == ("inline" if sqlite else "loop")
+    with TestClient(app) as client:  # one event loop for all the requests
+        run_id = _run(client)
+        for step in range(3):
+            body = {"run_id": run_id, "key": "m", "value": step, "timestamp": 1, "step": step}
+            assert client.post(f"{API}/runs/log-metric", json=body).status_code == 200
+    assert [m.step for m in service.get_metric_history(run_id, "m").items] == [0, 1, 2]
+    if not sqlite:  # the writes went through the store's loop engine
+        loop_engine = service.store._loop_engine  # type: ignore[attr-defined]
+        assert loop_engine.engine.pool.checkedin() == 1
+
+
+def test_quick_writes_take_the_thread_hop_when_the_store_cannot_wait_on_the_loop(
+    service: TrackingService, tmp_path: Path
+) -> None:
+    class Plain:  # the same service, saying its store cannot
+        loop_io = False
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(service, name)
+
+    settings = Settings(backend_store_uri="postgresql://elsewhere/db")
+    app = create_app(settings, Plain(), extra_routers=())  # type: ignore[arg-type]
+    assert _quick_mode(app) == "thread"
+    run_id = _run(TestClient(app))
+    assert service.get_run(run_id).info.status == "RUNNING"
 
 
 def _run(client: TestClient) -> str:
@@ -112,7 +168,7 @@ def test_the_lane_answers_without_the_router(tmp_store: TrackingService) -> None
         _must_not_be_called,
         lane_routes([API], [runs_router]),
         max_body=MAX_BODY_BYTES,
-        inline_quick=True,
+        quick_mode="inline",
     )
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:

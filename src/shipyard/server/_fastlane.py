@@ -19,7 +19,7 @@ import inspect
 import typing
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from fastapi import Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -30,19 +30,25 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from shipyard.server._errors import response_for
 from shipyard.server._http import loads
+from shipyard.store.sql import run_on_loop
 
-__all__ = ["FastLane", "LaneRoute", "lane_routes", "quick"]
+__all__ = ["FastLane", "LaneRoute", "QuickMode", "lane_routes", "quick"]
 
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 
-def quick(endpoint: F) -> F:
-    """Mark a route as a short write to one run: on SQLite the lane runs it on the event loop.
+QuickMode = Literal["inline", "loop", "thread"]
 
-    The thread hop costs ~0.1 ms, as much as the write; the write holds SQLite's lock for
-    microseconds, so the loop is not held up. PostgreSQL writes wait on the network and keep the
-    hop, so that one worker's writes still overlap.
+
+def quick(endpoint: F) -> F:
+    """Mark a route as a short write to one run, which the lane runs on the event loop.
+
+    The hop to a worker thread and back costs ~0.1-0.2 ms, as much as the write. On SQLite
+    (``inline``) the write holds the database's lock for microseconds, so the loop is not held
+    up. On PostgreSQL (``loop``) the endpoint runs through ``run_on_loop``: the store's
+    statements are awaited on the loop (``LoopEngine``), so one worker's writes still overlap.
+    Without that (``thread``) quick routes take the hop like any other.
     """
     setattr(endpoint, "_shipyard_quick", True)  # noqa: B010 - mypy: functions take attributes
     return endpoint
@@ -112,12 +118,12 @@ class FastLane:
     """ASGI middleware serving ``routes`` (path -> endpoint) directly; see the module docstring."""
 
     def __init__(
-        self, app: ASGIApp, routes: dict[str, LaneRoute], max_body: int, inline_quick: bool
+        self, app: ASGIApp, routes: dict[str, LaneRoute], max_body: int, quick_mode: QuickMode
     ) -> None:
         self.app = app
         self.routes = routes
         self.max_body = max_body
-        self.inline_quick = inline_quick
+        self.quick_mode = quick_mode
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         route = None
@@ -156,8 +162,10 @@ class FastLane:
                 model = route.model.model_validate(_parse(body))
             except ValidationError as exc:
                 raise _as_request_error(exc) from None
-            if route.quick and self.inline_quick:
+            if route.quick and self.quick_mode == "inline":
                 return route.endpoint(request, model)
+            if route.quick and self.quick_mode == "loop":
+                return await run_on_loop(route.endpoint, request, model)
             return await run_in_threadpool(route.endpoint, request, model)
         except Exception as exc:  # every failure answers in MLflow's error shape
             return response_for(exc)

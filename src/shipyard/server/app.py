@@ -29,10 +29,10 @@ from shipyard.server import (
 )
 from shipyard.server._artifact_proxy import create_router, disabled_router
 from shipyard.server._errors import install_error_handlers
-from shipyard.server._fastlane import FastLane, lane_routes
+from shipyard.server._fastlane import FastLane, QuickMode, lane_routes
 from shipyard.server._http import MAX_BODY_BYTES
 from shipyard.settings import Settings
-from shipyard.store import TrackingStore
+from shipyard.store import LoopIO, TrackingStore
 from shipyard.tracking import TrackingService
 
 __all__ = ["API_PREFIXES", "create_app"]
@@ -54,6 +54,13 @@ def _default_registry(settings: Settings, service: TrackingStore) -> RegistrySer
         return open_registry(service, settings.artifact_root, settings)
     except InvalidParameter:  # not SQL-backed: no registry
         return None
+
+
+def _quick_mode(settings: Settings, service: TrackingStore) -> QuickMode:
+    """How ``FastLane`` runs the quick writes (see ``quick``)."""
+    if isinstance(service, LoopIO) and service.loop_io:
+        return "loop"
+    return "inline" if settings.backend_store_uri.startswith("sqlite") else "thread"
 
 
 def create_app(
@@ -127,6 +134,7 @@ def create_app(
         for router in tracking_routers:
             app.include_router(router, prefix=prefix, include_in_schema=prefix == API_PREFIXES[0])
     lanes = lane_routes(API_PREFIXES, tracking_routers)
-    sqlite = settings.backend_store_uri.startswith("sqlite")
-    app.add_middleware(FastLane, routes=lanes, max_body=MAX_BODY_BYTES, inline_quick=sqlite)
+    app.add_middleware(
+        FastLane, routes=lanes, max_body=MAX_BODY_BYTES, quick_mode=_quick_mode(settings, service)
+    )
     return app

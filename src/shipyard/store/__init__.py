@@ -1,5 +1,5 @@
 """Persistence behind small protocols."""
 
-from shipyard.store._protocol import GuardedRunUpdates, Page, RunQuery, TrackingStore
+from shipyard.store._protocol import GuardedRunUpdates, LoopIO, Page, RunQuery, TrackingStore
 
-__all__ = ["GuardedRunUpdates", "Page", "RunQuery", "TrackingStore"]
+__all__ = ["GuardedRunUpdates", "LoopIO", "Page", "RunQuery", "TrackingStore"]

@@ -25,7 +25,7 @@ from shipyard.entities import (
     ViewType,
 )
 
-__all__ = ["GuardedRunUpdates", "Page", "RunQuery", "TrackingStore"]
+__all__ = ["GuardedRunUpdates", "LoopIO", "Page", "RunQuery", "TrackingStore"]
 
 T = TypeVar("T")
 
@@ -154,6 +154,16 @@ class TrackingStore(Protocol):
         order_by: Sequence[LoggedModelOrderBy] = (),
         page_token: str | None = None,
     ) -> Page[LoggedModel]: ...
+
+
+@runtime_checkable
+class LoopIO(Protocol):
+    """A store (or a service over one) that says whether its calls may run on the server's
+    event loop: true when their database waits are awaited there (``SqlStore`` on PostgreSQL,
+    called through ``run_on_loop``), so a request spends no hop to a worker thread."""
+
+    @property
+    def loop_io(self) -> bool: ...
 
 
 @runtime_checkable

@@ -22,7 +22,7 @@ from shipyard.entities import (
 )
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Limits
-from shipyard.store._protocol import GuardedRunUpdates, Page, RunQuery, TrackingStore
+from shipyard.store._protocol import GuardedRunUpdates, LoopIO, Page, RunQuery, TrackingStore
 from shipyard.tracking import _validation as v
 from shipyard.tracking._logged_models import LoggedModelRules, check_linked_metrics
 from shipyard.tracking._names import random_run_name
@@ -42,6 +42,13 @@ class TrackingService(LoggedModelRules):
         self.limits = limits or Limits()
         # Finishing a run goes through it when the store can (checked once: ~3 us a call).
         self._guarded = store if isinstance(store, GuardedRunUpdates) else None
+        self._loop_io = isinstance(store, LoopIO) and store.loop_io
+
+    @property
+    def loop_io(self) -> bool:
+        """The store's ``loop_io``: whether the server may run this service's calls on its
+        event loop (``LoopIO``)."""
+        return self._loop_io
 
     # -- experiments --------------------------------------------------------------------------
     def create_experiment(

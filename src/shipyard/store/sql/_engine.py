@@ -7,18 +7,23 @@ worker processes can share one file.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Coroutine
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import QueuePool
+from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util.concurrency import in_greenlet
 
-__all__ = ["WalCheckpointer", "make_engine", "normalise_db_uri"]
+__all__ = ["LoopEngine", "WalCheckpointer", "make_engine", "normalise_db_uri", "run_on_loop"]
 
 _log = logging.getLogger("shipyard.store")
 
@@ -82,15 +87,107 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
             event.listen(engine, "connect", _late_autocheckpoint)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    # UTF-8 whatever the database's encoding: ``_pg_arrays.texts`` packs text that way.
+    engine = create_engine(url, connect_args=_PG_CONNECT_ARGS, pool_size=10, max_overflow=20)
+    _prepare_pg(engine)
+    return engine
+
+
+# UTF-8 whatever the database's encoding: ``_pg_arrays.texts`` packs text that way.
+_PG_CONNECT_ARGS = {"client_encoding": "utf8"}
+
+
+def _prepare_pg(engine: Engine) -> None:
     from shipyard.store.sql import _pg_arrays  # numpy: loaded for PostgreSQL engines only
 
-    engine = create_engine(
-        url, connect_args={"client_encoding": "utf8"}, pool_size=10, max_overflow=20
-    )
     event.listen(engine, "connect", _pg_arrays.register)
     IdlePing(PING_AFTER_IDLE_S).attach(engine)
-    return engine
+
+
+T = TypeVar("T")
+
+
+def run_on_loop(fn: Callable[..., T], *args: Any) -> Coroutine[Any, Any, T]:
+    """A coroutine running ``fn(*args)`` on the event loop, its ``LoopEngine`` I/O awaited
+    there (SQLAlchemy's greenlet bridge, the one its asyncio extension runs on)."""
+    return greenlet_spawn(fn, *args)
+
+
+def _loop_bridge_installed() -> bool:
+    try:
+        import greenlet  # noqa: F401 - SQLAlchemy's asyncio extra
+    except ImportError:
+        return False
+    return True
+
+
+class LoopEngine:
+    """PostgreSQL connections whose waits happen on the event loop, for code run by
+    ``run_on_loop``.
+
+    A request served on a worker thread pays a hop there and back: ~0.1-0.2 ms on these
+    machines, half of a one-metric write's server time. The same store code run in a greenlet
+    on the loop (``run_on_loop``) with psycopg's async connections sends the statement and gives
+    the loop back while PostgreSQL works, so other requests go on meanwhile, as they did on
+    threads. ``current()`` is this engine inside ``run_on_loop`` and None elsewhere (worker
+    threads, the CLI, the SDK), where the store keeps its ordinary engine; the async engine is
+    made on first use, so those never load it.
+
+    Its connections are in autocommit: most of what runs on the loop is one statement (the
+    store's hot writes and reads); a write transaction sets the server's default level on its
+    connection for its duration.
+
+    Pooled async connections belong to the loop that opened them: when code runs on another
+    loop (a test client starts one per request), the pool's connections are closed first.
+    """
+
+    def __init__(self, source: Engine) -> None:
+        self.source = source
+        self.engine: Engine | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @staticmethod
+    def available(engine: Engine) -> bool:
+        """Whether ``engine`` (PostgreSQL through psycopg) can have a ``LoopEngine``."""
+        return engine.dialect.driver == "psycopg" and _loop_bridge_installed()
+
+    def current(self) -> Engine | None:
+        if not in_greenlet():
+            return None
+        loop = asyncio.get_running_loop()
+        if self.engine is None:
+            self.engine = self._make()
+        elif loop is not self._loop:
+            self.engine.dispose()  # closing a psycopg connection needs no loop of its own
+        self._loop = loop
+        return self.engine
+
+    def _make(self) -> Engine:
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        pool = self.source.pool
+        engine = create_async_engine(
+            self.source.url.set(drivername="postgresql+psycopg_async"),
+            connect_args=_PG_CONNECT_ARGS,
+            pool_size=pool.size() if isinstance(pool, QueuePool) else 10,
+            max_overflow=10,
+            isolation_level="AUTOCOMMIT",  # a write transaction asks for its level
+        ).sync_engine
+        _prepare_pg(engine)
+        return engine
+
+    def dispose(self) -> None:
+        """Close the pooled connections; from a thread without a running loop, or on one."""
+        if self.engine is None:
+            return
+        if in_greenlet():
+            self.engine.dispose()
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:  # no loop here: close them on one of our own
+            asyncio.run(run_on_loop(self.engine.dispose))
+        else:  # called from a coroutine: let them go, unclosed until collected
+            self.engine.dispose(close=False)
 
 
 PING_AFTER_IDLE_S = 2.0
