@@ -152,8 +152,21 @@ def test_an_oversized_body_is_refused_before_it_is_parsed(client: TestClient) ->
 def test_lane_table_holds_body_routes_under_every_prefix() -> None:
     table = lane_routes(["/a", "/b"], [runs_router])
     assert {"/a/runs/log-metric", "/b/runs/log-metric", "/a/runs/search"} <= set(table)
-    assert table["/a/runs/log-metric"].quick and not table["/a/runs/search"].quick
+    assert table["/a/runs/log-metric"].quick and table["/a/runs/search"].quick
+    assert not table["/a/runs/log-inputs"].quick
     assert not any(path.endswith("/runs/get") for path in table)  # a GET with query params
+
+
+def test_only_tracking_store_routes_are_quick() -> None:
+    """A quick route may run on the event loop, where only the tracking store's round trips
+    are awaited: one reaching the registry's store would hold the loop on each of them."""
+    from shipyard.server import _registry
+    from shipyard.server.app import _TRACKING_ROUTERS
+
+    table = lane_routes([API], [*_TRACKING_ROUTERS, _registry.router])
+    quick = {path.removeprefix(API) for path, route in table.items() if route.quick}
+    assert {"/runs/log-metric", "/runs/log-batch", "/runs/create", "/runs/search"} <= quick
+    assert {r.endpoint.__module__ for r in table.values() if r.quick} == {"shipyard.server._runs"}
 
 
 async def _must_not_be_called(scope: Scope, receive: Receive, send: Send) -> None:

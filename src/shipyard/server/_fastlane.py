@@ -42,13 +42,16 @@ QuickMode = Literal["inline", "loop", "thread"]
 
 
 def quick(endpoint: F) -> F:
-    """Mark a route as a short write to one run, which the lane runs on the event loop.
+    """Mark a route as a call to the tracking store alone (a write to one run, a run search),
+    which the lane runs on the event loop.
 
-    The hop to a worker thread and back costs ~0.1-0.2 ms, as much as the write. On SQLite
-    (``inline``) the write holds the database's lock for microseconds, so the loop is not held
-    up. On PostgreSQL (``loop``) the endpoint runs through ``run_on_loop``: the store's
-    statements are awaited on the loop (``LoopEngine``), so one worker's writes still overlap.
-    Without that (``thread``) quick routes take the hop like any other.
+    The hop to a worker thread and back costs ~0.1-0.2 ms, as much as a write. On SQLite
+    (``inline``) a write holds the database's lock for microseconds and a read never waits for
+    a writer (WAL). On PostgreSQL (``loop``) the endpoint runs through ``run_on_loop``: the
+    store's statements are awaited on the loop (``LoopEngine``), so one worker's requests still
+    overlap while the database works. Without that (``thread``) quick routes take the hop like
+    any other. A route that reaches another store (the registry's) must not be marked: its
+    round trips would hold the loop.
     """
     setattr(endpoint, "_shipyard_quick", True)  # noqa: B010 - mypy: functions take attributes
     return endpoint

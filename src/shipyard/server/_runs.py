@@ -103,6 +103,7 @@ def restore_run(request: Request, body: RunRef) -> Response:
 
 
 @router.post("/runs/search")
+@quick
 def search_runs(request: Request, body: SearchRuns) -> Response:
     query = RunQuery(
         experiment_ids=body.experiment_ids,
