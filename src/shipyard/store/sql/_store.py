@@ -175,7 +175,7 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
     def _write(self) -> Iterator[Connection]:
         engine = self._engine_now()
         with engine.connect() as conn:
-            if engine is not self.engine:
+            if engine is not self.engine:  # the loop's: out of autocommit for this transaction
                 conn.execution_options(isolation_level=engine.dialect.default_isolation_level)
             conn.execution_options(shipyard_write=True)
             with conn.begin():
@@ -196,7 +196,7 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
         statement is its own transaction and costs one round trip."""
         engine = self._engine_now()
         with engine.connect() as conn:
-            if engine is self.engine:
+            if engine is self.engine:  # the loop's is in autocommit already
                 conn.execution_options(isolation_level="AUTOCOMMIT")
             yield conn
 
