@@ -56,11 +56,18 @@ class Writer(threading.Thread):
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_sigkill_keeps_acknowledged_batches_whole(
-    server_factory: Callable[..., Any], tmp_path: Path
+    server_factory: Callable[..., Any],
+    tmp_path: Path,
+    backend: str,
+    request: pytest.FixtureRequest,
 ) -> None:
+    """On PostgreSQL the batch in flight is one statement awaited on the server's event loop;
+    the killed connection makes PostgreSQL abort it whole."""
     folder = tmp_path / "crash"
-    server = server_factory(folder)
+    db_uri = request.getfixturevalue("postgres_uri") if backend == "postgres" else None
+    server = server_factory(folder, db_uri=db_uri)
     conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
     run_id = _call(conn, "POST", "/runs/create", {"experiment_id": "0"})["run"]["info"]["run_id"]
     writer = Writer(server.port, run_id)
@@ -72,7 +79,7 @@ def test_sigkill_keeps_acknowledged_batches_whole(
     writer.join(timeout=30)
     assert len(writer.acknowledged) >= 5 and not writer.is_alive()
 
-    again = server_factory(folder)  # same database, new process
+    again = server_factory(folder, db_uri=db_uri)  # same database, new process
     conn = http.client.HTTPConnection("127.0.0.1", again.port, timeout=30)
     history = _call(conn, "GET", f"/metrics/get-history?run_id={run_id}&metric_key=m")["metrics"]
     per_batch = Counter(point["step"] // BATCH for point in history)
