@@ -169,6 +169,20 @@ def test_status_and_end_time_changes_keep_the_json(store: SqlStore) -> None:
     assert isinstance(info, dict) and (info["status"], info["end_time"]) == ("FAILED", 1234)
 
 
+def test_a_kept_body_gone_from_under_its_flag_is_read_from_the_tables(store: SqlStore) -> None:
+    """``wire_kept`` set but the body's row missing (a purge between the flag and the body):
+    the search reads the run from its tables, whether the body comes from the search's own
+    query (PostgreSQL) or a second statement (SQLite)."""
+    exp = store.create_experiment("gone")
+    run_id = _finished_run(store, exp, params=[Param("p", ODD)], metrics=[Metric("m", 1.5, 3, 2)])
+    _wire(store, exp)
+    assert _kept(store, run_id) is not None
+    with store.engine.begin() as conn:
+        conn.execute(sa.text("DELETE FROM run_wire WHERE run_uuid = :r"), {"r": run_id})
+    assert _wire(store, exp) == _oracle(store, exp)
+    assert _wire(store, exp)[0]["data"]["params"] == [{"key": "p", "value": ODD}]
+
+
 def test_random_writes_and_reads_agree_with_the_tables(store: SqlStore) -> None:
     """Writes of every kind to a few finished runs, with reads in between: the wire path
     always equals the entity path."""

@@ -67,6 +67,7 @@ __all__ = [
     "run_children",
     "run_info",
     "runs_json",
+    "search_columns",
 ]
 
 RUN_COLUMNS = (
@@ -84,6 +85,24 @@ RUN_COLUMNS = (
 RUN_COLUMNS_SQL = ", ".join(c.name for c in RUN_COLUMNS)
 # What a search reads: the run's columns and whether its wire form is kept (``_run_docs``).
 SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.wire_kept)
+
+
+@functools.cache
+def search_columns(dialect: str) -> tuple[Any, ...]:
+    """A search's columns: ``SEARCH_COLUMNS``, and on PostgreSQL an eleventh, the kept body
+    of a run whose ``wire_kept`` is set (``runs_json``). PostgreSQL evaluates it above the
+    query's ``LIMIT``, for the page's runs only, and the page then needs no second statement
+    for the bodies: ~0.2 ms of a 4.3 ms search over HTTP, in alternating A/B runs. SQLite
+    keeps the second statement (a local read, no round trip to save)."""
+    if dialect != "postgresql":
+        return SEARCH_COLUMNS
+    body = (
+        select(run_wire.c.body)
+        .where(run_wire.c.run_uuid == runs.c.run_uuid, runs.c.wire_kept)
+        .scalar_subquery()
+        .label("kept_body")
+    )
+    return (*SEARCH_COLUMNS, body)
 
 
 _EXPERIMENT_TAGS = select(experiment_tags).where(
@@ -344,7 +363,8 @@ def runs_json(
 
     The server's read path (a page of 1,000 runs holds ~25,000 child rows): no entities in
     between, and params and tags come as ``orjson.Fragment``s. A run whose body is kept
-    (``wire_kept``; ``run_wire``, or ``kept``: what ``_run_docs.fill`` just stored) is read from
+    (``wire_kept``; ``run_wire``, in the rows' last column on PostgreSQL (``search_columns``),
+    or ``kept``: what ``_run_docs.fill`` just stored) is read from
     there, not from its tables: its ``info`` (from the row, so always current) is put in front
     of the kept object, and the whole run is one ``Fragment``.
     ``test_runs_json_matches_the_entities`` holds the paths to the same output.
@@ -353,6 +373,9 @@ def runs_json(
     # between cost ~8 us a run.
     values: list[tuple[Any, ...]] = [tuple(r) for r in rows]
     docs = dict(kept or {})
+    if values and len(values[0]) > len(SEARCH_COLUMNS):  # with their kept bodies
+        docs.update((v[0], v[-1]) for v in values if v[-1] is not None)
+        values = [v[:-1] for v in values]
     if wanted := [v[0] for v in values if v[9] and v[0] not in docs]:
         q = _kept_statement(conn.dialect.name)
         docs.update(fetch_tuples(conn, q, id_params(wanted)))
