@@ -143,11 +143,11 @@ def test_a_new_loop_starts_with_connections_of_its_own(pg_store: SqlStore) -> No
 def test_an_idle_loop_connection_killed_by_the_server_is_replaced(
     pg_store: SqlStore, postgres_uri: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The loop's engine is made on first use, after the patch: it pings past 0.1 s idle.
     monkeypatch.setattr(_engine, "PING_AFTER_IDLE_S", 0.1)
-    store = SqlStore(postgres_uri, "/tmp/unused")  # made after the patch: pings past 0.1 s
 
     def backend_pid() -> int:
-        with store._engine_now().connect() as conn:
+        with pg_store._engine_now().connect() as conn:
             return int(conn.exec_driver_sql("SELECT pg_backend_pid()").scalar_one())
 
     async def main() -> tuple[int, int]:
@@ -160,7 +160,6 @@ def test_an_idle_loop_connection_killed_by_the_server_is_replaced(
         return first, await run_on_loop(backend_pid)
 
     first, second = asyncio.run(main())
-    store.dispose()
     assert second != first
 
 
