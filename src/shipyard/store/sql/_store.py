@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
@@ -40,6 +39,7 @@ from shipyard.store._protocol import Page
 from shipyard.store.search import decode_history_token
 from shipyard.store.sql import _lite, _purge, _writes
 from shipyard.store.sql import _schema as schema
+from shipyard.store.sql._connections import Connections
 from shipyard.store.sql._engine import LoopEngine, make_engine
 from shipyard.store.sql._experiment_store import (
     DEFAULT_EXPERIMENT_ID,
@@ -106,11 +106,11 @@ def _require_active(run_id: str, stage: str) -> None:
         )
 
 
-class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
+class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
     """Tracking store over one database URI (``sqlite:///...`` or ``postgresql://...``).
 
-    Experiments, run search and logged models come from mixins (``ExperimentStore``,
-    ``RunSearchStore``, ``LoggedModelStore``), on the same engine and transactions.
+    Connections and transactions, experiments, run search and logged models come from mixins
+    (``Connections``, ``ExperimentStore``, ``RunSearchStore``, ``LoggedModelStore``).
     """
 
     def __init__(
@@ -130,17 +130,13 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
         # (``_lite``); both answer alike. PostgreSQL reads run without a transaction.
         self._postgres = self.engine.dialect.name == "postgresql"
         self._hot: Any = _lite
-        # PostgreSQL: the same statements with their waits on the event loop, for calls the
-        # server runs there (``loop_io``, ``LoopEngine``).
-        self._loop_engine: LoopEngine | None = None
+        self._loop_engine = LoopEngine(self.engine) if LoopEngine.available(self.engine) else None
         if self._postgres:
             # Imported here: ``_pg`` packs its arrays with numpy, which SQLite stores (the
             # CLI's and the SDK's local files) need not load at start-up.
             from shipyard.store.sql import _pg
 
             self._hot = _pg
-            if LoopEngine.available(self.engine):
-                self._loop_engine = LoopEngine(self.engine)
         self._keep_runs = True  # finished runs' wire form kept (``_run_docs``)
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
@@ -148,63 +144,6 @@ class SqlStore(ExperimentStore, RunSearchStore, LoggedModelStore):
         if check_schema:
             ensure_schema(self.engine)
         self._ensure_default_experiment()
-
-    # -- transactions -------------------------------------------------------------------------
-    @property
-    def loop_io(self) -> bool:
-        """Whether calls run by ``run_on_loop`` wait for the database on the event loop (a
-        PostgreSQL store with SQLAlchemy's asyncio extra installed); elsewhere they would hold
-        the loop for every round trip."""
-        return self._loop_engine is not None
-
-    def dispose(self) -> None:
-        """Close the store's pooled connections (the store stays usable: it reconnects)."""
-        if self._loop_engine is not None:
-            self._loop_engine.dispose()
-        self.engine.dispose()
-
-    def _engine_now(self) -> Engine:
-        """The engine for this call: the loop's inside ``run_on_loop``, else ``self.engine``.
-        The loop's connections are in autocommit unless a write transaction asks otherwise
-        (each switch of the mode is a wait on the loop: ~40 us a request)."""
-        if self._loop_engine is not None:
-            return self._loop_engine.current() or self.engine
-        return self.engine
-
-    @contextmanager
-    def _write(self) -> Iterator[Connection]:
-        engine = self._engine_now()
-        with engine.connect() as conn:
-            if engine is not self.engine:  # the loop's: out of autocommit for this transaction
-                conn.execution_options(isolation_level=engine.dialect.default_isolation_level)
-            conn.execution_options(shipyard_write=True)
-            with conn.begin():
-                yield conn
-
-    @contextmanager
-    def _read(self) -> Iterator[Connection]:
-        # At PostgreSQL's default READ COMMITTED each statement has its own snapshot, in a
-        # transaction or not, so a read transaction only adds BEGIN and ROLLBACK: two round
-        # trips of a one-query request. Reads there run in autocommit.
-        opened = self._statement() if self._postgres else self.engine.connect()
-        with opened as conn, conn.begin():
-            yield conn
-
-    @contextmanager
-    def _statement(self) -> Iterator[Connection]:
-        """A connection for one self-contained statement (``_pg``): autocommit, so the
-        statement is its own transaction and costs one round trip."""
-        engine = self._engine_now()
-        with engine.connect() as conn:
-            if engine is self.engine:  # the loop's is in autocommit already
-                conn.execution_options(isolation_level="AUTOCOMMIT")
-            yield conn
-
-    @contextmanager
-    def _hot_write(self) -> Iterator[Connection]:
-        """The connection ``self._hot``'s functions take (see ``__init__``)."""
-        with self._statement() if self._postgres else self._write() as conn:
-            yield conn
 
     # -- runs ---------------------------------------------------------------------------------
     def create_run(
