@@ -189,3 +189,32 @@ def test_a_write_transaction_on_the_loop_is_one_and_its_connection_goes_back(
 
     assert asyncio.run(main()) is True
     assert pg_store.get_experiment(exp).name == "e"  # rolled back whole
+
+
+def _page_cost(conn: sa.Connection) -> str:
+    return str(conn.exec_driver_sql("SHOW random_page_cost").scalar_one())
+
+
+def test_both_engines_plan_with_shipyards_page_cost(pg_store: SqlStore) -> None:
+    with pg_store.engine.connect() as conn:
+        assert _page_cost(conn) == _engine.PG_RANDOM_PAGE_COST == "1.1"
+
+    def on_the_loop() -> str:
+        with pg_store._engine_now().connect() as conn:
+            return _page_cost(conn)
+
+    assert on_loop(on_the_loop) == "1.1"
+
+
+def test_the_uris_own_options_are_kept_and_win(postgres_uri: str, tmp_path: Path) -> None:
+    uri = postgres_uri + "?options=-c%20random_page_cost%3D3%20-c%20work_mem%3D8MB"
+    store = SqlStore(uri, str(tmp_path / "artifacts"))
+
+    def settings() -> tuple[str, str]:
+        with store._engine_now().connect() as conn:
+            return _page_cost(conn), str(conn.exec_driver_sql("SHOW work_mem").scalar_one())
+
+    try:
+        assert settings() == on_loop(settings) == ("3", "8MB")
+    finally:
+        store.dispose()
