@@ -9,7 +9,8 @@ tree, so the spread between rounds shows the box's noise next to any difference.
     .venv/bin/python benchmarks/ab_trees.py --backend postgres --rounds 3 \\
         --workloads log_metric,create_runs,log_batch /tmp/old/src src
 
-``search`` seeds 5,000 runs once (with the first tree) and has every server read that database.
+``search`` and ``read_all`` seed 5,000 runs once (with the first tree) and have every server
+read that database.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ from _client import Api, metric, now_ms
 from _servers import WORK_DIR, Backend, PgCluster, run_server, shipyard_exe
 from _workloads import SEARCH_FILTER, SEARCH_ORDER, create_full_run, seed_runs
 
-WORKLOADS = ("log_metric", "create_runs", "log_batch", "search")
+WORKLOADS = ("log_metric", "create_runs", "log_batch", "search", "read_all")
+SEEDED = ("search", "read_all")  # read the 5,000 runs seeded once (``_seed``)
 
 
 def _median_ms(call: Callable[[int], object], count: int) -> float:
@@ -94,6 +96,27 @@ def search(api: Api, exp: str) -> str:
     return f"{_median_ms(lambda i: api.post('runs/search', body), 300):.3f} ms"
 
 
+def read_all(api: Api, exp: str) -> str:
+    """All 5,000 runs, 1,000 a page (the `read_all` workload of ``tracking_api.py``)."""
+
+    def everything() -> None:
+        token = None
+        while True:
+            body: dict[str, object] = {"experiment_ids": [exp], "max_results": 1000}
+            if token:
+                body["page_token"] = token
+            if not (token := api.post("runs/search", body).get("next_page_token")):
+                return
+
+    everything()  # keeps every run's body (the first read)
+    times = []
+    for _ in range(15):
+        start = time.perf_counter()
+        everything()
+        times.append(time.perf_counter() - start)
+    return f"{statistics.median(times) * 1000:.1f} ms"
+
+
 @contextlib.contextmanager
 def backends(kind: str) -> Iterator[Callable[[str], Backend]]:
     if kind == "sqlite":
@@ -144,15 +167,15 @@ def main(argv: list[str] | None = None) -> None:
                     api = Api(server.port)
                     exp = str(api.post("experiments/create", {"name": "ab"})["experiment_id"])
                     for name, workload in table.items():
-                        if name == "search":
-                            continue
-                        results.setdefault((tree, name), []).append(workload(api, exp))
+                        if name not in SEEDED:
+                            results.setdefault((tree, name), []).append(workload(api, exp))
                     api.close()
-                if "search" in table:
+                if reads := [name for name in table if name in SEEDED]:
                     seeded = seeded or _seed(new_backend, exe)
                     with run_server("shipyard", exe, seeded[0], work / "search") as server:
                         api = Api(server.port)
-                        results.setdefault((tree, "search"), []).append(search(api, seeded[1]))
+                        for name in reads:
+                            results.setdefault((tree, name), []).append(table[name](api, seeded[1]))
                         api.close()
                 print(f"[ab] round done: {tree}", flush=True)
     for (tree, name), values in results.items():

@@ -15,6 +15,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +182,38 @@ def test_a_kept_body_gone_from_under_its_flag_is_read_from_the_tables(store: Sql
         conn.execute(sa.text("DELETE FROM run_wire WHERE run_uuid = :r"), {"r": run_id})
     assert _wire(store, exp) == _oracle(store, exp)
     assert _wire(store, exp)[0]["data"]["params"] == [{"key": "p", "value": ODD}]
+
+
+def test_pages_past_the_first_read_only_their_own_bodies(store: SqlStore) -> None:
+    """A page with an ``OFFSET`` leaves the bodies out of its query (PostgreSQL would look
+    them up for every skipped row too) and reads its own in a second statement; every page
+    is still what the entities encode."""
+    exp = store.create_experiment("pages")
+    for i in range(7):
+        _finished_run(store, exp, start=i + 1, params=[Param("p", f"v{i}")])
+    _wire(store, exp)  # keeps all seven
+    seen: list[str] = []
+
+    def grab(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        seen.append(statement)
+
+    pages, token = [], None
+    sa.event.listen(store.engine, "before_cursor_execute", grab)
+    try:
+        while True:
+            query = RunQuery([exp], order_by=["attributes.start_time"], max_results=3)
+            page = store.search_runs_json(replace(query, page_token=token))
+            pages += orjson.loads(orjson.dumps(page.items))
+            if not (token := page.next_page_token):
+                break
+    finally:
+        sa.event.remove(store.engine, "before_cursor_execute", grab)
+    assert pages == _oracle(store, exp)
+    searches = [s for s in seen if "FROM runs" in s and "ORDER BY" in s]
+    assert len(searches) == 3
+    in_query = ["run_wire" in s for s in searches]
+    assert in_query == [store.engine.dialect.name == "postgresql", False, False]
+    assert sum("FROM run_wire" in s for s in seen) == sum(in_query) + 2 + (not in_query[0])
 
 
 def test_random_writes_and_reads_agree_with_the_tables(store: SqlStore) -> None:

@@ -68,6 +68,7 @@ __all__ = [
     "run_info",
     "runs_json",
     "search_columns",
+    "without_kept_bodies",
 ]
 
 RUN_COLUMNS = (
@@ -103,6 +104,17 @@ def search_columns(dialect: str) -> tuple[Any, ...]:
         .label("kept_body")
     )
     return (*SEARCH_COLUMNS, body)
+
+
+def without_kept_bodies(query: Select[Any]) -> Select[Any]:
+    """``query`` (over ``search_columns``) without its kept-body column, for a page past the
+    first. PostgreSQL computes a row's columns for the rows an ``OFFSET`` skips as well, so
+    the fifth page of 1,000 runs looked up 5,000 bodies to send 1,000 (reading 5,000 runs
+    page by page: 0.025 s of statements with the bodies in a second statement, 0.041 s in
+    the query); ``runs_json`` reads that page's bodies in a second statement."""
+    if len(query.selected_columns) == len(SEARCH_COLUMNS):
+        return query
+    return query.with_only_columns(*SEARCH_COLUMNS, maintain_column_froms=True)
 
 
 _EXPERIMENT_TAGS = select(experiment_tags).where(

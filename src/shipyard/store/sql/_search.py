@@ -40,7 +40,7 @@ from shipyard.store.search import (
     parse_run_filter,
     parse_run_order_by,
 )
-from shipyard.store.sql._rows import search_columns
+from shipyard.store.sql._rows import search_columns, without_kept_bodies
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -350,7 +350,8 @@ def fetch_phases(
         want = limit - len(rows)
         if want <= 0:
             break
-        got = _custom_plan(conn, query.offset(skip).limit(want))
+        page = without_kept_bodies(query) if skip else query
+        got = _custom_plan(conn, page.offset(skip).limit(want))
         rows += got
         if got:
             skip = 0
