@@ -9,8 +9,8 @@ tree, so the spread between rounds shows the box's noise next to any difference.
     .venv/bin/python benchmarks/ab_trees.py --backend postgres --rounds 3 \\
         --workloads log_metric,create_runs,log_batch /tmp/old/src src
 
-``search`` and ``read_all`` seed 5,000 runs once (with the first tree) and have every server
-read that database.
+``search`` and ``read_all`` seed 5,000 runs once per tree (with that tree's server: the two
+may differ in schema) and have that tree's servers read them.
 """
 
 from __future__ import annotations
@@ -155,7 +155,7 @@ def main(argv: list[str] | None = None) -> None:
     table = {name: globals()[name] for name in chosen}
     results: dict[tuple[str, str], list[str]] = {}
     with backends(args.backend) as new_backend:
-        seeded: tuple[Backend, str] | None = None
+        seeded: dict[str, tuple[Backend, str]] = {}
         number = 0
         for _ in range(args.rounds):
             for tree in args.trees:
@@ -171,20 +171,23 @@ def main(argv: list[str] | None = None) -> None:
                             results.setdefault((tree, name), []).append(workload(api, exp))
                     api.close()
                 if reads := [name for name in table if name in SEEDED]:
-                    seeded = seeded or _seed(new_backend, exe)
-                    with run_server("shipyard", exe, seeded[0], work / "search") as server:
+                    if tree not in seeded:
+                        seeded[tree] = _seed(new_backend, exe, f"ab-search-{len(seeded)}")
+                    db, exp = seeded[tree]
+                    with run_server("shipyard", exe, db, work / "search") as server:
                         api = Api(server.port)
                         for name in reads:
-                            results.setdefault((tree, name), []).append(table[name](api, seeded[1]))
+                            results.setdefault((tree, name), []).append(table[name](api, exp))
                         api.close()
                 print(f"[ab] round done: {tree}", flush=True)
     for (tree, name), values in results.items():
         print(f"{name:12} {tree}: {', '.join(values)}")
 
 
-def _seed(new_backend: Callable[[str], Backend], exe: Path) -> tuple[Backend, str]:
-    """5,000 finished runs with data, by the first tree's server, then analysed."""
-    backend = new_backend("ab-search")
+def _seed(new_backend: Callable[[str], Backend], exe: Path, name: str) -> tuple[Backend, str]:
+    """5,000 finished runs with data, by the current tree's server (its own database: the
+    two trees' schemas may differ), then analysed."""
+    backend = new_backend(name)
     with run_server("shipyard", exe, backend, WORK_DIR / "ab-seed") as server:
         api = Api(server.port)
         exp = str(api.post("experiments/create", {"name": "search"})["experiment_id"])

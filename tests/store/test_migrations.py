@@ -12,6 +12,7 @@ from typer.testing import CliRunner
 
 from shipyard.cli import app
 from shipyard.errors import SchemaOutOfDate
+from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
 from shipyard.store.sql._schema import metadata
 
@@ -245,3 +246,35 @@ def test_0009_adds_run_wire_and_downgrade_keeps_every_row(tmp_path: Path) -> Non
         tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
         assert "run_wire" not in set(tables.scalars())
     assert "wire_kept" not in columns and counts() == before
+
+
+def test_0010_clears_bodies_kept_without_a_generation(tmp_path: Path) -> None:
+    """A body kept under 0009 has no generation, so a server could not tell it from a later
+    one: 0010 clears its flag (the next search keeps it again, with a generation), and the
+    runs' data stays; downgrading drops the column and keeps every row."""
+    engine = _two_points_at(tmp_path / "g.db", "0009")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE runs SET status = 'FINISHED', wire_kept = 1")
+        conn.exec_driver_sql("INSERT INTO run_wire VALUES ('r1', '{\"data\":{}}')")
+    upgrade(engine)
+    with engine.connect() as conn:
+        row = conn.exec_driver_sql("SELECT wire_kept, wire_gen, status FROM runs").one()
+        assert tuple(row) == (0, None, "FINISHED")
+        assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 2
+    store = SqlStore(f"sqlite:///{tmp_path / 'g.db'}", str(tmp_path / "a"), engine=engine)
+    store.search_runs_json(RunQuery(["1"]))  # keeps it again, with a generation
+    with engine.connect() as conn:
+        kept, gen = conn.exec_driver_sql("SELECT wire_kept, wire_gen FROM runs").one()
+        assert kept == 1 and isinstance(gen, int)
+    from alembic import command
+
+    from shipyard.store.sql._migrations import _config
+
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "0009")
+    with engine.connect() as conn:
+        columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
+        assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 2
+    assert "wire_gen" not in columns and "wire_kept" in columns

@@ -27,6 +27,7 @@ from shipyard import wire
 from shipyard.entities import Dataset, DatasetInput, Metric, Param, Tag
 from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore, _run_docs
+from shipyard.store.sql._kept_bodies import KeptBodies
 
 # An odd string: what JSON must escape, and more.
 ODD = 'a "quoted"\nline\\ \t é 🚀 \u0001 </script>'
@@ -184,36 +185,86 @@ def test_a_kept_body_gone_from_under_its_flag_is_read_from_the_tables(store: Sql
     assert _wire(store, exp)[0]["data"]["params"] == [{"key": "p", "value": ODD}]
 
 
-def test_pages_past_the_first_read_only_their_own_bodies(store: SqlStore) -> None:
-    """A page with an ``OFFSET`` leaves the bodies out of its query (PostgreSQL would look
-    them up for every skipped row too) and reads its own in a second statement; every page
-    is still what the entities encode."""
-    exp = store.create_experiment("pages")
-    for i in range(7):
-        _finished_run(store, exp, start=i + 1, params=[Param("p", f"v{i}")])
-    _wire(store, exp)  # keeps all seven
-    seen: list[str] = []
+def _paged(store: SqlStore, exp: str, seen: list[str]) -> list[dict[str, Any]]:
+    """Every run of ``exp``, three a page, with the statements sent appended to ``seen``."""
 
     def grab(conn: Any, cursor: Any, statement: str, *_: Any) -> None:
         seen.append(statement)
 
-    pages, token = [], None
+    runs, token = [], None
     sa.event.listen(store.engine, "before_cursor_execute", grab)
     try:
         while True:
             query = RunQuery([exp], order_by=["attributes.start_time"], max_results=3)
             page = store.search_runs_json(replace(query, page_token=token))
-            pages += orjson.loads(orjson.dumps(page.items))
+            runs += orjson.loads(orjson.dumps(page.items))
             if not (token := page.next_page_token):
-                break
+                return runs
     finally:
         sa.event.remove(store.engine, "before_cursor_execute", grab)
-    assert pages == _oracle(store, exp)
-    searches = [s for s in seen if "FROM runs" in s and "ORDER BY" in s]
-    assert len(searches) == 3
-    in_query = ["run_wire" in s for s in searches]
-    assert in_query == [store.engine.dialect.name == "postgresql", False, False]
-    assert sum("FROM run_wire" in s for s in seen) == sum(in_query) + 2 + (not in_query[0])
+
+
+def test_a_store_holds_the_bodies_it_has_read(store: SqlStore) -> None:
+    """After the read that keeps them, the bodies come from the store's memory: no statement
+    reads ``run_wire``; a store that holds none reads each page's in one statement; every
+    read is what the entities encode."""
+    exp = store.create_experiment("pages")
+    for i in range(7):
+        _finished_run(store, exp, start=i + 1, params=[Param("p", f"v{i}")])
+    first: list[str] = []
+    assert _paged(store, exp, first) == _oracle(store, exp)
+    assert len(store._held) == 7 and not any("FROM run_wire" in s for s in first)
+    again: list[str] = []
+    assert _paged(store, exp, again) == _oracle(store, exp)
+    assert len(again) >= 3 and not any("run_wire" in s for s in again)
+    store._held.clear()
+    cold: list[str] = []
+    assert _paged(store, exp, cold) == _oracle(store, exp)
+    assert sum("FROM run_wire" in s for s in cold) == 3 and len(store._held) == 7
+
+
+def test_bodies_held_by_one_store_follow_another_stores_writes(
+    db_uri: str, store: SqlStore, tmp_path: Path
+) -> None:
+    """Two servers on one database: what one holds is never served once the other has
+    changed the run, whether the other kept the new body (a new generation) or not (the flag
+    cleared); the held body of a run nobody changed is still used."""
+    exp = store.create_experiment("two")
+    changed = _finished_run(store, exp, start=1, params=[Param("p", "old")])
+    still = _finished_run(store, exp, start=2, params=[Param("q", "same")])
+    other = SqlStore(db_uri, str(tmp_path / "artifacts"))
+    try:
+        assert _wire(store, exp) == _oracle(store, exp)  # store holds both bodies
+        other.log_batch(changed, params=[Param("p2", "new")], tags=[Tag("t", ODD)])
+        assert _wire(other, exp) == _oracle(other, exp)  # other keeps the new body
+        seen: list[str] = []
+        got = _paged(store, exp, seen)
+        assert got == _oracle(store, exp)
+        assert {"key": "p2", "value": "new"} in got[0]["data"]["params"]
+        assert sum("FROM run_wire" in s for s in seen) == 1  # the changed run's, not both
+        other.log_batch(changed, tags=[Tag("t", "plain")])  # clears the flag; nobody kept it
+        got = _paged(store, exp, [])
+        assert got == _oracle(store, exp)
+        assert {"key": "t", "value": "plain"} in got[0]["data"]["tags"]
+        assert got[1]["data"]["params"] == [{"key": "q", "value": "same"}]
+        assert still in store._held._items
+    finally:
+        other.dispose()
+
+
+def test_held_bodies_stay_within_their_byte_budget(store: SqlStore) -> None:
+    exp = store.create_experiment("budget")
+    for i in range(6):
+        _finished_run(store, exp, start=i + 1, params=[Param("p", "x" * 500)])
+    _wire(store, exp)
+    sizes = {len(tail) for _, tail in store._held._items.values()}
+    assert len(sizes) == 1 and sizes.pop() > 500  # alike: "r1" .. "r6", "x" * 500
+    budget = store._held.size // 2 + 10  # room for three
+    store._held = KeptBodies(max_bytes=budget)
+    assert _wire(store, exp) == _oracle(store, exp)
+    assert len(store._held) == 3 and store._held.size <= budget
+    assert _wire(store, exp) == _oracle(store, exp)  # three held, three read
+    assert len(store._held) == 3 and store._held.size <= budget
 
 
 def test_random_writes_and_reads_agree_with_the_tables(store: SqlStore) -> None:
@@ -262,7 +313,7 @@ def test_a_write_waiting_on_a_fill_clears_what_it_kept(pg_store: SqlStore) -> No
     run_id = _finished_run(store, exp, metrics=[Metric("acc", 0.5, 10, 1)])
     with store.engine.connect() as fill_conn:
         with fill_conn.begin():
-            assert list(_run_docs.fill(fill_conn, [run_id])) == [run_id]
+            assert list(_run_docs.fill(fill_conn, [run_id]).bodies) == [run_id]
             writer = threading.Thread(
                 target=store.log_batch,
                 args=(run_id,),
@@ -285,7 +336,7 @@ def test_a_generic_write_waiting_on_a_fill_clears_what_it_kept(pg_store: SqlStor
     run_id = _finished_run(store, exp, tags=[Tag("team", "a")])
     with store.engine.connect() as fill_conn:
         with fill_conn.begin():
-            assert list(_run_docs.fill(fill_conn, [run_id])) == [run_id]
+            assert list(_run_docs.fill(fill_conn, [run_id]).bodies) == [run_id]
             writer = threading.Thread(target=store.delete_tag, args=(run_id, "team"))
             assert _blocked(writer)
         writer.join(10)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import math
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +38,7 @@ from shipyard.entities import (
     Tag,
 )
 from shipyard.store.sql._dialect import fetch_tuples
+from shipyard.store.sql._kept_bodies import Filled, KeptBodies
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -67,8 +68,6 @@ __all__ = [
     "run_children",
     "run_info",
     "runs_json",
-    "search_columns",
-    "without_kept_bodies",
 ]
 
 RUN_COLUMNS = (
@@ -84,37 +83,9 @@ RUN_COLUMNS = (
 )
 # The same columns for hand-written SQL (``_pg``, ``_lite``).
 RUN_COLUMNS_SQL = ", ".join(c.name for c in RUN_COLUMNS)
-# What a search reads: the run's columns and whether its wire form is kept (``_run_docs``).
-SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.wire_kept)
-
-
-@functools.cache
-def search_columns(dialect: str) -> tuple[Any, ...]:
-    """A search's columns: ``SEARCH_COLUMNS``, and on PostgreSQL an eleventh, the kept body
-    of a run whose ``wire_kept`` is set (``runs_json``). PostgreSQL evaluates it above the
-    query's ``LIMIT``, for the page's runs only, and the page then needs no second statement
-    for the bodies: ~0.2 ms of a 4.3 ms search over HTTP, in alternating A/B runs. SQLite
-    keeps the second statement (a local read, no round trip to save)."""
-    if dialect != "postgresql":
-        return SEARCH_COLUMNS
-    body = (
-        select(run_wire.c.body)
-        .where(run_wire.c.run_uuid == runs.c.run_uuid, runs.c.wire_kept)
-        .scalar_subquery()
-        .label("kept_body")
-    )
-    return (*SEARCH_COLUMNS, body)
-
-
-def without_kept_bodies(query: Select[Any]) -> Select[Any]:
-    """``query`` (over ``search_columns``) without its kept-body column, for a page past the
-    first. PostgreSQL computes a row's columns for the rows an ``OFFSET`` skips as well, so
-    the fifth page of 1,000 runs looked up 5,000 bodies to send 1,000 (reading 5,000 runs
-    page by page: 0.025 s of statements with the bodies in a second statement, 0.041 s in
-    the query); ``runs_json`` reads that page's bodies in a second statement."""
-    if len(query.selected_columns) == len(SEARCH_COLUMNS):
-        return query
-    return query.with_only_columns(*SEARCH_COLUMNS, maintain_column_froms=True)
+# What a search reads: the run's columns, whether its wire form is kept (``_run_docs``) and
+# the generation of the kept body (``_kept_bodies``).
+SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.wire_kept, runs.c.wire_gen)
 
 
 _EXPERIMENT_TAGS = select(experiment_tags).where(
@@ -360,7 +331,12 @@ def run_bodies(conn: Connection, ids: list[str]) -> dict[str, dict[str, Any]]:
 
 @functools.cache
 def _kept_statement(dialect: str) -> Select[Any]:
-    return select(run_wire.c.run_uuid, run_wire.c.body).where(among(dialect, run_wire.c.run_uuid))
+    """The kept bodies of some runs, with the flag and generation they were read with."""
+    return (
+        select(run_wire.c.run_uuid, run_wire.c.body, runs.c.wire_kept, runs.c.wire_gen)
+        .select_from(run_wire.join(runs, runs.c.run_uuid == run_wire.c.run_uuid))
+        .where(among(dialect, run_wire.c.run_uuid))
+    )
 
 
 # A search result: a run's wire form as a dict, or (kept JSON) as JSON text orjson embeds.
@@ -368,40 +344,53 @@ RunJson = dict[str, Any] | orjson.Fragment
 
 
 def runs_json(
-    conn: Connection, rows: Sequence[Row[Any]], kept: Mapping[str, str] | None = None
+    conn: Connection,
+    rows: Sequence[Row[Any]],
+    filled: Filled | None = None,
+    held: KeptBodies | None = None,
 ) -> list[RunJson]:
     """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows
     (``SEARCH_COLUMNS``); encode the result with orjson.
 
     The server's read path (a page of 1,000 runs holds ~25,000 child rows): no entities in
     between, and params and tags come as ``orjson.Fragment``s. A run whose body is kept
-    (``wire_kept``; ``run_wire``, in the rows' last column on PostgreSQL (``search_columns``),
-    or ``kept``: what ``_run_docs.fill`` just stored) is read from
-    there, not from its tables: its ``info`` (from the row, so always current) is put in front
-    of the kept object, and the whole run is one ``Fragment``.
+    (``wire_kept``) is not read from its tables: its body comes from ``filled`` (what
+    ``_run_docs.fill`` just stored), else from ``held`` (this process's bodies, for the row's
+    generation), else from ``run_wire`` in a second statement, and what was read is held for
+    the next time. Its ``info`` (from the row, so always current) is put in front of the kept
+    object, and the whole run is one ``Fragment``.
     ``test_runs_json_matches_the_entities`` holds the paths to the same output.
     """
     # Rows by position, in SEARCH_COLUMNS' order: a Row's attribute lookups and a RunInfo in
     # between cost ~8 us a run.
     values: list[tuple[Any, ...]] = [tuple(r) for r in rows]
-    docs = dict(kept or {})
-    if values and len(values[0]) > len(SEARCH_COLUMNS):  # with their kept bodies
-        docs.update((v[0], v[-1]) for v in values if v[-1] is not None)
-        values = [v[:-1] for v in values]
-    if wanted := [v[0] for v in values if v[9] and v[0] not in docs]:
+    tails: dict[str, bytes] = {}  # a kept body without its "{": what follows the run's info
+    if filled is not None:
+        for rid, doc in filled.bodies.items():
+            tails[rid] = tail = doc[1:].encode()
+            if held is not None:
+                held.put(rid, filled.gen, tail)
+    if held is not None:
+        for v in values:
+            if v[9] and v[0] not in tails and (hit := held.get(v[0], v[10])) is not None:
+                tails[v[0]] = hit
+    if wanted := [v[0] for v in values if v[9] and v[0] not in tails]:
         q = _kept_statement(conn.dialect.name)
-        docs.update(fetch_tuples(conn, q, id_params(wanted)))
-    todo = [v[0] for v in values if v[0] not in docs]  # (a body purged meanwhile: read it)
+        for rid, doc, still_kept, gen in fetch_tuples(conn, q, id_params(wanted)):
+            tails[rid] = tail = doc[1:].encode()
+            if held is not None and still_kept and gen is not None:
+                held.put(rid, gen, tail)
+    todo = [v[0] for v in values if v[0] not in tails]  # (a body purged meanwhile: read it)
     bodies = run_bodies(conn, todo) if todo else {}
     dumps = orjson.dumps
     result: list[RunJson] = []
-    for rid, name, experiment_id, user_id, status, start, end, uri, stage, _ in values:
+    for rid, name, experiment_id, user_id, status, start, end, uri, stage, _, _ in values:
         info = run_info_values_to_json(
             rid, name, experiment_id, user_id, status, start, end, uri, stage
         )
-        doc = docs.get(rid)
-        if doc is None:
+        kept = tails.get(rid)
+        if kept is None:
             result.append({"info": info, **bodies[rid]})
-        else:  # doc is '{"data":...}': the run is '{"info":...,"data":...}'
-            result.append(orjson.Fragment(b'{"info":' + dumps(info) + b"," + doc[1:].encode()))
+        else:  # the kept body is '{"data":...}': the run is '{"info":...,"data":...}'
+            result.append(orjson.Fragment(b'{"info":' + dumps(info) + b"," + kept))
     return result

@@ -32,14 +32,16 @@ tries the write lock without waiting), so a read is never held up by a long writ
 from __future__ import annotations
 
 import functools
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Select, Update, false, select, update
+from sqlalchemy import Connection, Select, Update, bindparam, false, select, update
 
 from shipyard.entities import RunStatus
 from shipyard.store.sql._dialect import upsert
+from shipyard.store.sql._kept_bodies import Filled
 from shipyard.store.sql._rows import among, id_params, run_bodies
 from shipyard.store.sql._schema import run_wire, runs
 
@@ -66,18 +68,23 @@ def _lock_statement(dialect: str) -> Select[Any]:
 
 @functools.cache
 def _mark_statement(dialect: str) -> Update:
-    return update(runs).where(among(dialect, runs.c.run_uuid)).values(wire_kept=True)
+    return (
+        update(runs)
+        .where(among(dialect, runs.c.run_uuid))
+        .values(wire_kept=True, wire_gen=bindparam("gen"))
+    )
 
 
-def fill(conn: Connection, run_ids: Sequence[str]) -> dict[str, str]:
+def fill(conn: Connection, run_ids: Sequence[str]) -> Filled:
     """Keep the JSON of those of ``run_ids`` that are finished, not kept yet and not being
-    written; their JSON by run id. ``conn`` is in a write transaction (PostgreSQL: READ
-    COMMITTED), which the caller commits: the locks are held until then. The JSON is what
-    ``runs_json`` writes for a run, without ``info``, by the same code (``run_bodies``)."""
+    written; their JSON by run id, and the new generation their rows are stamped with
+    (``_kept_bodies``). ``conn`` is in a write transaction (PostgreSQL: READ COMMITTED), which
+    the caller commits: the locks are held until then. The JSON is what ``runs_json`` writes
+    for a run, without ``info``, by the same code (``run_bodies``)."""
     dialect = conn.dialect.name
     todo = list(conn.scalars(_lock_statement(dialect), id_params(list(run_ids))))
     if not todo:
-        return {}
+        return Filled(0, {})
     # (after the locks: on PostgreSQL these reads are new statements, with new snapshots)
     docs = {rid: orjson.dumps(body).decode() for rid, body in run_bodies(conn, todo).items()}
     stmt = upsert(conn, run_wire)
@@ -85,5 +92,6 @@ def fill(conn: Connection, run_ids: Sequence[str]) -> dict[str, str]:
         index_elements=["run_uuid"], set_={"body": stmt.excluded.body}
     )
     conn.execute(stmt, [{"run_uuid": rid, "body": doc} for rid, doc in docs.items()])
-    conn.execute(_mark_statement(dialect), id_params(list(docs)))
-    return docs
+    gen = secrets.randbits(63)  # (a process's random state may be its parent's, forked)
+    conn.execute(_mark_statement(dialect), {**id_params(list(docs)), "gen": gen})
+    return Filled(gen, docs)

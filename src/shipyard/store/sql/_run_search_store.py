@@ -19,6 +19,7 @@ from shipyard.entities import Run, ViewType
 from shipyard.store._protocol import Page, RunQuery
 from shipyard.store.search import decode_page_token, encode_page_token
 from shipyard.store.sql import _run_docs, _search
+from shipyard.store.sql._kept_bodies import Filled, KeptBodies
 from shipyard.store.sql._rows import RunJson, load_runs, runs_json
 
 __all__ = ["RunSearchStore"]
@@ -38,6 +39,7 @@ class RunSearchStore:
     engine: Engine
     _postgres: bool
     _keep_runs: bool  # finished runs' wire form kept (``_run_docs``)
+    _held: KeptBodies  # the kept bodies this process has read
 
     if TYPE_CHECKING:
 
@@ -94,10 +96,10 @@ class RunSearchStore:
             token = self._next_token(offset, query.max_results, rows)
             todo = self._to_keep(page)
             if not todo:  # the common case: one read
-                return Page(runs_json(conn, page), token)
-        kept = self._keep_run_data(todo)
+                return Page(runs_json(conn, page, held=self._held), token)
+        filled = self._keep_run_data(todo)
         with self._read() as conn:
-            return Page(runs_json(conn, page, kept), token)
+            return Page(runs_json(conn, page, filled, self._held), token)
 
     def _to_keep(self, rows: Sequence[Any]) -> list[str]:
         """The finished runs among ``rows`` whose data is not kept as JSON yet."""
@@ -106,8 +108,8 @@ class RunSearchStore:
         kept = _run_docs.KEPT_STATUSES
         return [r.run_uuid for r in rows if not r.wire_kept and r.status in kept]
 
-    def _keep_run_data(self, todo: list[str]) -> dict[str, str]:
-        """Keep those runs' data as JSON; what was kept, by run id. Never fails the read: a
+    def _keep_run_data(self, todo: list[str]) -> Filled | None:
+        """Keep those runs' data as JSON; what was kept (None: nothing). Never fails the read: a
         database that refuses writes (a read-only role, replica or file) turns keeping off for
         this store with one warning; SQLite's write lock held elsewhere skips it this time;
         any other error is logged and skips it this time."""
@@ -122,7 +124,7 @@ class RunSearchStore:
                 )
             elif self._postgres or "locked" not in str(exc.orig):
                 _log.warning("runs' data not kept as JSON this time: %s", exc.orig)
-            return {}
+            return None
 
     def _search_plan(self, query: RunQuery) -> tuple[int, list[Any]]:
         """The search's offset and its queries (``_search.run_query``)."""

@@ -108,8 +108,10 @@ runs = Table(
     Column("deleted_time", BigInteger),
     Column("artifact_uri", String(2000)),
     Column("lifecycle_stage", String(20), nullable=False, default="active"),
-    # Whether ``run_wire`` holds this run's current wire form (``_run_docs``).
+    # Whether ``run_wire`` holds this run's current wire form (``_run_docs``), and the random
+    # generation the fill that wrote it stamped (``_kept_bodies``).
     Column("wire_kept", Boolean, nullable=False, server_default=false()),
+    Column("wire_gen", BigInteger),
     Index("ix_runs_experiment_stage_start", "experiment_id", "lifecycle_stage", "start_time"),
 )
 

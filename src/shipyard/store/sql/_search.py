@@ -40,7 +40,7 @@ from shipyard.store.search import (
     parse_run_filter,
     parse_run_order_by,
 )
-from shipyard.store.sql._rows import search_columns, without_kept_bodies
+from shipyard.store.sql._rows import SEARCH_COLUMNS
 from shipyard.store.sql._schema import (
     dataset_inputs,
     datasets,
@@ -266,7 +266,7 @@ def _metric_first(
     folded = [c for c in filters if c.kind == "metric" and c.key == first.key and c.op in _FOLDABLE]
     conds = [*base, *(_run_cond(c, dialect) for c in filters if c not in folded)]
     on = and_(lm.c.run_uuid == runs.c.run_uuid, lm.c.key == first.key)
-    present = select(*search_columns(dialect)).select_from(_DrivingJoin(lm, runs, on))
+    present = select(*SEARCH_COLUMNS).select_from(_DrivingJoin(lm, runs, on))
     present = present.where(
         lm.c.is_nan == false(),
         *(_compare(lm.c.value, c.op, c.value, dialect) for c in folded),
@@ -281,7 +281,7 @@ def _metric_first(
     has_it = exists().where(
         lmc.run_uuid == runs.c.run_uuid, lmc.key == first.key, lmc.is_nan == false()
     )
-    absent = select(*search_columns(dialect)).where(*conds, not_(has_it))
+    absent = select(*SEARCH_COLUMNS).where(*conds, not_(has_it))
     phases.append(_run_order(absent, rest, lead=[literal(0)], start_time_seen=seen))
     return phases
 
@@ -321,7 +321,7 @@ def _run_query(
     if order and order[0].kind == "metric" and not _selective(filters):
         return tuple(_metric_first(base, filters, order, dialect))
     conds = [*base, *(_run_cond(c, dialect) for c in filters)]
-    return (_run_order(select(*search_columns(dialect)).where(*conds), order),)
+    return (_run_order(select(*SEARCH_COLUMNS).where(*conds), order),)
 
 
 def _custom_plan(conn: Connection, query: Select[Any]) -> list[Any]:
@@ -350,8 +350,7 @@ def fetch_phases(
         want = limit - len(rows)
         if want <= 0:
             break
-        page = without_kept_bodies(query) if skip else query
-        got = _custom_plan(conn, page.offset(skip).limit(want))
+        got = _custom_plan(conn, query.offset(skip).limit(want))
         rows += got
         if got:
             skip = 0

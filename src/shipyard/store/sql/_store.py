@@ -46,6 +46,7 @@ from shipyard.store.sql._experiment_store import (
     ExperimentStore,
     experiment_key,
 )
+from shipyard.store.sql._kept_bodies import KeptBodies
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
 from shipyard.store.sql._rows import (
@@ -138,6 +139,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
 
             self._hot = _pg
         self._keep_runs = True  # finished runs' wire form kept (``_run_docs``)
+        self._held = KeptBodies()  # and the kept bodies this process has read
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
