@@ -26,7 +26,9 @@ Correctness rests on two rules, both tested with two connections in the racing o
 A search reads the flag with the runs and the bodies in a second statement: a body can only
 have been replaced in between by a newer fill, so the answer is the run as it was at the first
 statement or later. The fill never waits for a writer (``SKIP LOCKED``; on SQLite the store
-tries the write lock without waiting), so a read is never held up by a long write.
+tries the write lock without waiting), so a read is never held up by a long write. Each fill
+also stamps its runs with a new random generation (``runs.wire_gen``), which lets a process
+hold the bodies it has read (``_kept_bodies``).
 """
 
 from __future__ import annotations
