@@ -78,6 +78,18 @@ def _two_points_at(db: Path, revision: str) -> Engine:
     return engine
 
 
+def _downgrade(engine: Engine, revision: str) -> None:
+    """Alembic's downgrade to ``revision``, on ``engine``'s database."""
+    from alembic import command
+
+    from shipyard.store.sql._migrations import _config
+
+    cfg = _config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, revision)
+
+
 def test_0002_keeps_points_and_drops_rowid(tmp_path: Path) -> None:
     """Upgrade from 0001 with data in it: every point survives, the table has no rowid."""
     engine = _two_points_at(tmp_path / "m.db", "0001")
@@ -104,14 +116,7 @@ def test_0006_drops_the_metrics_run_key_and_keeps_points(tmp_path: Path) -> None
 
     points, ddl, keys = state()
     assert points == [(0, 0.5), (1, 0.25)] and "WITHOUT ROWID" in ddl and keys == []
-    from alembic import command
-
-    from shipyard.store.sql._migrations import _config
-
-    cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0005")
+    _downgrade(engine, "0005")
     points, ddl, keys = state()
     assert points == [(0, 0.5), (1, 0.25)] and "WITHOUT ROWID" in ddl and len(keys) == 1
 
@@ -198,14 +203,7 @@ def test_0008_rebuilds_run_data_without_rowid_and_keeps_rows_and_indexes(tmp_pat
     run = SqlStore(uri, str(tmp_path)).get_run("r1")
     assert run.data.params == {"lr": "0.1", "n": "5"} and run.data.tags["team"] == "a"
     assert [(m.key, m.value, m.step) for m in run.data.metrics] == [("loss", 0.25, 1)]
-    from alembic import command
-
-    from shipyard.store.sql._migrations import _config
-
-    cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0007")
+    _downgrade(engine, "0007")
     # (SQLite writes a renamed table's name quoted: CREATE TABLE "params" (...))
     unquoted = {t: (*v[:1], v[1].replace(f'"{t}"', t), *v[2:]) for t, v in state().items()}
     assert unquoted == before
@@ -233,14 +231,7 @@ def test_0009_adds_run_wire_and_downgrade_keeps_every_row(tmp_path: Path) -> Non
         assert conn.exec_driver_sql("SELECT wire_kept FROM runs").scalars().all() == [0]
         assert conn.exec_driver_sql("SELECT count(*) FROM run_wire").scalar_one() == 0
     assert counts() == before == [1, 1, 2, 1]
-    from alembic import command
-
-    from shipyard.store.sql._migrations import _config
-
-    cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0008")
+    _downgrade(engine, "0008")
     with engine.connect() as conn:
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
         tables = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'table'")
@@ -266,14 +257,7 @@ def test_0010_clears_bodies_kept_without_a_generation(tmp_path: Path) -> None:
     with engine.connect() as conn:
         kept, gen = conn.exec_driver_sql("SELECT wire_kept, wire_gen FROM runs").one()
         assert kept == 1 and isinstance(gen, int)
-    from alembic import command
-
-    from shipyard.store.sql._migrations import _config
-
-    cfg = _config()
-    with engine.begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.downgrade(cfg, "0009")
+    _downgrade(engine, "0009")
     with engine.connect() as conn:
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
         assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 2
