@@ -267,35 +267,40 @@ def test_held_bodies_stay_within_their_byte_budget(store: SqlStore) -> None:
     assert len(store._held) == 3 and store._held.size <= budget
 
 
-def test_random_writes_and_reads_agree_with_the_tables(store: SqlStore) -> None:
-    """Writes of every kind to a few finished runs, with reads in between: the wire path
-    always equals the entity path."""
+def test_random_writes_and_reads_agree_with_the_tables(
+    db_uri: str, store: SqlStore, tmp_path: Path
+) -> None:
+    """Writes of every kind to a few finished runs through two stores on one database (two
+    server processes, each holding the bodies it has read), with reads through either in
+    between: the wire path always equals the entity path."""
     rng = random.Random(7)
+    other = SqlStore(db_uri, str(tmp_path / "artifacts"))
+    stores = [store, other]
     exp = store.create_experiment("random")
     ids = [_finished_run(store, exp, i * 10) for i in range(3)]
-    for step in range(60):
-        run_id = rng.choice(ids)
-        kind = rng.randrange(4)
-        if kind == 0:
-            store.log_batch(
-                run_id,
-                metrics=[
-                    Metric(
-                        f"m{rng.randrange(3)}", rng.random(), rng.randrange(100), rng.randrange(5)
-                    )
-                ],
-            )
-        elif kind == 1:
-            store.log_batch(run_id, params=[Param(f"p{step}", str(step))])
-        elif kind == 2:
-            store.log_batch(run_id, tags=[Tag(f"t{rng.randrange(3)}", str(step))])
-        else:
-            tags = store.get_run(run_id).data.tags
-            if f"t{step % 3}" in tags:
-                store.delete_tag(run_id, f"t{step % 3}")
-        if rng.random() < 0.5:
-            assert _wire(store, exp) == _oracle(store, exp), f"after step {step}"
-    assert _wire(store, exp) == _oracle(store, exp)
+    try:
+        for step in range(80):
+            run_id, writer = rng.choice(ids), rng.choice(stores)
+            kind = rng.randrange(4)
+            if kind == 0:
+                point = Metric(f"m{rng.randrange(3)}", rng.random(), rng.randrange(100), 1)
+                writer.log_batch(run_id, metrics=[point])
+            elif kind == 1:
+                writer.log_batch(run_id, params=[Param(f"p{step}", str(step))])
+            elif kind == 2:
+                writer.log_batch(run_id, tags=[Tag(f"t{rng.randrange(3)}", str(step))])
+            else:
+                tags = writer.get_run(run_id).data.tags
+                if f"t{step % 3}" in tags:
+                    writer.delete_tag(run_id, f"t{step % 3}")
+            if rng.random() < 0.6:
+                reader = rng.choice(stores)
+                assert _wire(reader, exp) == _oracle(store, exp), f"after step {step}"
+        for reader in stores:
+            assert _wire(reader, exp) == _oracle(store, exp)
+        assert len(store._held) > 0 and len(other._held) > 0
+    finally:
+        other.dispose()
 
 
 def _blocked(thread: threading.Thread) -> bool:
