@@ -3,6 +3,8 @@ out of ``repr``."""
 
 from __future__ import annotations
 
+import pytest
+
 from shipyard.settings import S3Settings, Settings
 
 
@@ -38,3 +40,15 @@ def test_artifact_fsync_is_off_unless_asked_for() -> None:
     assert Settings.from_env({}).artifact_fsync is False
     on = Settings.from_env({"SHIPYARD_ARTIFACT_FSYNC": "true"})
     assert on.artifact_fsync is True and Settings.from_env(on.to_env()).artifact_fsync is True
+
+
+def test_kept_bodies_memory_defaults_to_64_mib_and_round_trips() -> None:
+    assert Settings.from_env({}).kept_bodies_mb == 64
+    none = Settings.from_env({"SHIPYARD_KEPT_BODIES_MB": "0"})
+    assert none.kept_bodies_mb == 0 and Settings.from_env(none.to_env()).kept_bodies_mb == 0
+
+
+@pytest.mark.parametrize("value", ["-1", "lots", "1.5"])
+def test_a_bad_kept_bodies_size_names_the_variable(value: str) -> None:
+    with pytest.raises(ValueError, match=r"SHIPYARD_KEPT_BODIES_MB.*0 or more"):
+        Settings.from_env({"SHIPYARD_KEPT_BODIES_MB": value})

@@ -41,6 +41,23 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
+_KEPT_BODIES_MB = 64
+
+
+def _kept_bodies_mb(value: str | None) -> int:
+    if value is None or value.strip() == "":
+        return _KEPT_BODIES_MB
+    try:
+        mb = int(value)
+    except ValueError:
+        mb = -1
+    if mb < 0:
+        raise ValueError(
+            f"SHIPYARD_KEPT_BODIES_MB must be a whole number of MiB, 0 or more; got {value!r}"
+        )
+    return mb
+
+
 def _default_user(env: Mapping[str, str]) -> str:
     if env.get("SHIPYARD_USER"):
         return env["SHIPYARD_USER"]
@@ -128,6 +145,8 @@ class Settings:
     inference_log: str | None = None
     # Where monitoring keeps labels, hourly profiles and incidents.
     monitoring_dir: str = str(DEFAULT_DATA_DIR / "monitoring")
+    # Memory each server worker may use for the kept run bodies it has read (0: none held).
+    kept_bodies_mb: int = _KEPT_BODIES_MB
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""
@@ -142,6 +161,7 @@ class Settings:
             "SHIPYARD_WEBHOOKS_ALLOW_PRIVATE": "true" if self.webhooks_allow_private else "false",
             "SHIPYARD_INFERENCE_LOG": self.inference_log or "",
             "SHIPYARD_MONITORING_DIR": self.monitoring_dir,
+            "SHIPYARD_KEPT_BODIES_MB": str(self.kept_bodies_mb),
             **self.s3.to_env(),
         }
 
@@ -173,4 +193,5 @@ class Settings:
             webhooks_allow_private=_flag(env.get("SHIPYARD_WEBHOOKS_ALLOW_PRIVATE"), False),
             inference_log=env.get("SHIPYARD_INFERENCE_LOG") or None,
             monitoring_dir=env.get("SHIPYARD_MONITORING_DIR", base.monitoring_dir),
+            kept_bodies_mb=_kept_bodies_mb(env.get("SHIPYARD_KEPT_BODIES_MB")),
         )

@@ -129,3 +129,24 @@ def test_tune_gc_freezes_start_up_objects_and_raises_the_threshold() -> None:
     finally:
         gc.unfreeze()
         gc.set_threshold(*before)
+
+
+def test_a_workers_store_holds_as_many_bodies_as_the_setting_allows(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from shipyard.server import _run
+
+    class NoCheckpoints:  # (no thread left running on the test's file)
+        def __init__(self, engine: object) -> None:
+            pass
+
+        def start(self) -> None:
+            pass
+
+    monkeypatch.setattr(_run, "WalCheckpointer", NoCheckpoints)
+    settings = Settings(backend_store_uri=f"sqlite:///{tmp_path / 't.db'}", kept_bodies_mb=3)
+    service = _run._open_service(settings)
+    try:
+        assert service.store._held.max_bytes == 3 << 20  # type: ignore[attr-defined]
+    finally:
+        service.store.engine.dispose()  # type: ignore[attr-defined]

@@ -223,6 +223,24 @@ def test_a_store_holds_the_bodies_it_has_read(store: SqlStore) -> None:
     assert sum("FROM run_wire" in s for s in cold) == 3 and len(store._held) == 7
 
 
+def test_a_store_with_no_room_for_bodies_reads_them_every_time(db_uri: str, tmp_path: Path) -> None:
+    """``kept_bodies_bytes=0`` (the server's ``SHIPYARD_KEPT_BODIES_MB=0``): nothing is held,
+    and each read asks the database for its bodies."""
+    store = SqlStore(db_uri, str(tmp_path / "artifacts"), kept_bodies_bytes=0)
+    try:
+        exp = store.create_experiment("none held")
+        for i in range(4):
+            _finished_run(store, exp, start=i + 1, params=[Param("p", f"v{i}")])
+        assert _paged(store, exp, []) == _oracle(store, exp)  # keeps them
+        for _ in range(2):
+            seen: list[str] = []
+            assert _paged(store, exp, seen) == _oracle(store, exp)
+            assert sum("FROM run_wire" in s for s in seen) == 2  # one per page of three
+        assert len(store._held) == 0 and store._held.size == 0
+    finally:
+        store.dispose()
+
+
 def test_bodies_held_by_one_store_follow_another_stores_writes(
     db_uri: str, store: SqlStore, tmp_path: Path
 ) -> None:

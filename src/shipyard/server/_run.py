@@ -47,7 +47,12 @@ def absolute_root(root: str) -> str:
 def _open_service(settings: Settings) -> TrackingService:
     uri = settings.backend_store_uri
     engine = make_engine(uri, background_checkpoints=True)
-    store = SqlStore(uri, tracking_artifact_root(settings), engine=engine)
+    store = SqlStore(
+        uri,
+        tracking_artifact_root(settings),
+        engine=engine,
+        kept_bodies_bytes=settings.kept_bodies_mb << 20,
+    )
     WalCheckpointer(engine).start()  # SQLite only; a daemon thread for the worker's life
     return TrackingService(store, settings.limits)
 

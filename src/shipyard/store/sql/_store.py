@@ -46,7 +46,7 @@ from shipyard.store.sql._experiment_store import (
     ExperimentStore,
     experiment_key,
 )
-from shipyard.store.sql._kept_bodies import KeptBodies
+from shipyard.store.sql._kept_bodies import KEPT_BODIES_BYTES, KeptBodies
 from shipyard.store.sql._logged_models import LoggedModelStore, link_model_metrics
 from shipyard.store.sql._migrations import ensure_schema
 from shipyard.store.sql._rows import (
@@ -123,6 +123,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         new_id: Callable[[], str] = lambda: uuid.uuid4().hex,
         engine: Engine | None = None,
         check_schema: bool = True,
+        kept_bodies_bytes: int = KEPT_BODIES_BYTES,
     ) -> None:
         self.db_uri = db_uri
         self.engine = engine or make_engine(db_uri)
@@ -139,7 +140,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
 
             self._hot = _pg
         self._keep_runs = True  # finished runs' wire form kept (``_run_docs``)
-        self._held = KeptBodies()  # and the kept bodies this process has read
+        self._held = KeptBodies(kept_bodies_bytes)  # and the kept bodies this process has read
         self.default_artifact_root = default_artifact_root.rstrip("/")
         self._clock = clock
         self._new_id = new_id
