@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-__all__ = ["DEFAULT_DATA_DIR", "Limits", "S3Settings", "Settings"]
+__all__ = ["DEFAULT_DATA_DIR", "KEPT_BODIES_MB", "Limits", "S3Settings", "Settings"]
 
 DEFAULT_DATA_DIR = Path("shipyard-data")
 
@@ -41,12 +41,13 @@ def _flag(value: str | None, default: bool) -> bool:
     return value.strip().lower() in ("1", "true", "yes", "on")
 
 
-_KEPT_BODIES_MB = 64
+# The run JSON a server worker may hold between searches (``store.sql._kept_bodies``).
+KEPT_BODIES_MB = 64
 
 
 def _kept_bodies_mb(value: str | None) -> int:
     if value is None or value.strip() == "":
-        return _KEPT_BODIES_MB
+        return KEPT_BODIES_MB
     try:
         mb = int(value)
     except ValueError:
@@ -146,7 +147,7 @@ class Settings:
     # Where monitoring keeps labels, hourly profiles and incidents.
     monitoring_dir: str = str(DEFAULT_DATA_DIR / "monitoring")
     # Memory each server worker may use for the kept run bodies it has read (0: none held).
-    kept_bodies_mb: int = _KEPT_BODIES_MB
+    kept_bodies_mb: int = KEPT_BODIES_MB
 
     def to_env(self) -> dict[str, str]:
         """The variables ``from_env`` reads back: how a server hands its settings to workers."""

@@ -19,6 +19,8 @@ import threading
 from collections import OrderedDict
 from typing import NamedTuple
 
+from shipyard.settings import KEPT_BODIES_MB
+
 __all__ = ["KEPT_BODIES_BYTES", "Filled", "KeptBodies"]
 
 
@@ -30,7 +32,7 @@ class Filled(NamedTuple):
 
 
 # ~40,000 runs of 10 params, 10 metrics and 5 tags each (~1.6 KB a body).
-KEPT_BODIES_BYTES = 64 << 20
+KEPT_BODIES_BYTES = KEPT_BODIES_MB << 20
 
 
 class KeptBodies:

@@ -346,8 +346,8 @@ RunJson = dict[str, Any] | orjson.Fragment
 def runs_json(
     conn: Connection,
     rows: Sequence[Row[Any]],
+    held: KeptBodies,
     filled: Filled | None = None,
-    held: KeptBodies | None = None,
 ) -> list[RunJson]:
     """What ``wire.run_to_json(load_runs(...)[i])`` gives, built straight from the rows
     (``SEARCH_COLUMNS``); encode the result with orjson.
@@ -356,9 +356,9 @@ def runs_json(
     between, and params and tags come as ``orjson.Fragment``s. A run whose body is kept
     (``wire_kept``) is not read from its tables: its body comes from ``filled`` (what
     ``_run_docs.fill`` just stored), else from ``held`` (this process's bodies, for the row's
-    generation), else from ``run_wire`` in a second statement, and what was read is held for
-    the next time. Its ``info`` (from the row, so always current) is put in front of the kept
-    object, and the whole run is one ``Fragment``.
+    generation; ``KeptBodies(0)`` holds none), else from ``run_wire`` in a second statement,
+    and what was read is held for the next time. Its ``info`` (from the row, so always
+    current) is put in front of the kept object, and the whole run is one ``Fragment``.
     ``test_runs_json_matches_the_entities`` holds the paths to the same output.
     """
     # Rows by position, in SEARCH_COLUMNS' order: a Row's attribute lookups and a RunInfo in
@@ -368,17 +368,15 @@ def runs_json(
     if filled is not None:
         for rid, doc in filled.bodies.items():
             tails[rid] = tail = doc[1:].encode()
-            if held is not None:
-                held.put(rid, filled.gen, tail)
-    if held is not None:
-        for v in values:
-            if v[9] and v[0] not in tails and (hit := held.get(v[0], v[10])) is not None:
-                tails[v[0]] = hit
+            held.put(rid, filled.gen, tail)
+    for v in values:
+        if v[9] and v[0] not in tails and (hit := held.get(v[0], v[10])) is not None:
+            tails[v[0]] = hit
     if wanted := [v[0] for v in values if v[9] and v[0] not in tails]:
         q = _kept_statement(conn.dialect.name)
         for rid, doc, still_kept, gen in fetch_tuples(conn, q, id_params(wanted)):
             tails[rid] = tail = doc[1:].encode()
-            if held is not None and still_kept and gen is not None:
+            if still_kept and gen is not None:
                 held.put(rid, gen, tail)
     todo = [v[0] for v in values if v[0] not in tails]  # (a body purged meanwhile: read it)
     bodies = run_bodies(conn, todo) if todo else {}

@@ -96,10 +96,10 @@ class RunSearchStore:
             token = self._next_token(offset, query.max_results, rows)
             todo = self._to_keep(page)
             if not todo:  # the common case: one read
-                return Page(runs_json(conn, page, held=self._held), token)
+                return Page(runs_json(conn, page, self._held), token)
         filled = self._keep_run_data(todo)
         with self._read() as conn:
-            return Page(runs_json(conn, page, filled, self._held), token)
+            return Page(runs_json(conn, page, self._held, filled), token)
 
     def _to_keep(self, rows: Sequence[Any]) -> list[str]:
         """The finished runs among ``rows`` whose data is not kept as JSON yet."""
