@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
+from sqlalchemy.dialects import postgresql
 from typer.testing import CliRunner
 
 from shipyard.cli import app
+from shipyard.entities import Metric, Param, Tag
 from shipyard.errors import SchemaOutOfDate
 from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
@@ -262,3 +265,62 @@ def test_0010_clears_bodies_kept_without_a_generation(tmp_path: Path) -> None:
         columns = [r[1] for r in conn.exec_driver_sql("PRAGMA table_info(runs)")]
         assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 2
     assert "wire_gen" not in columns and "wire_kept" in columns
+
+
+def _c_collated(conn: Any) -> set[tuple[str, str]]:
+    rows = conn.exec_driver_sql(
+        "SELECT table_name, column_name FROM information_schema.columns "
+        "WHERE table_schema = current_schema() AND collation_name = 'C'"
+    )
+    return {(t, c) for t, c in rows}
+
+
+def test_0011_compares_ids_and_keys_by_bytes_on_postgresql(postgres_uri: str) -> None:
+    """0011 gives every column the schema declares ``COLLATE "C"`` on PostgreSQL that
+    collation, keeps the rows and the statistics, leaves the indexes usable by the store's
+    hand-written statements (whose parameters are plain ``text``), and downgrades back."""
+    declared = {
+        (table.name, column.name)
+        for table in metadata.tables.values()
+        for column in table.columns
+        if getattr(column.type.dialect_impl(postgresql.dialect()), "collation", None) == "C"
+    }
+    assert ("metrics", "key") in declared and ("runs", "run_uuid") in declared
+    engine = make_engine(postgres_uri)
+    upgrade(engine, "0010")
+    store = SqlStore(postgres_uri, "/a", engine=engine, check_schema=False)
+    run = store.create_run("0", "u", 1, run_name="before")
+    store.log_batch(
+        run.info.run_id,
+        metrics=[Metric("loss", 0.5, 1, 0), Metric("loss", 0.25, 2, 1)],
+        params=[Param("lr", "0.1")],
+    )
+    with engine.connect() as conn:
+        assert _c_collated(conn) == set()
+    upgrade(engine)
+    with engine.connect() as conn:
+        assert _c_collated(conn) == declared
+        names = conn.exec_driver_sql("SELECT stxname FROM pg_statistic_ext ORDER BY 1").scalars()
+        assert list(names) == ["st_params_key_value", "st_tags_key_value"]
+        conn.exec_driver_sql("SET enable_seqscan = off")
+        plan = conn.exec_driver_sql(
+            "EXPLAIN SELECT value FROM metrics WHERE run_uuid = %(r)s::text AND key = %(k)s::text",
+            {"r": run.info.run_id, "k": "loss"},
+        ).scalars()
+        cond = next(line for line in plan if "Index Cond" in line)
+        assert "(run_uuid = " in cond and "(key = 'loss'::text)" in cond
+    store = SqlStore(postgres_uri, "/a", engine=engine)
+    store.log_batch(run.info.run_id, metrics=[Metric("loss", 0.125, 3, 2)], tags=[Tag("t", "v")])
+    stored = store.get_run(run.info.run_id)
+    assert stored.data.params == {"lr": "0.1"}
+    assert [(m.key, m.value) for m in stored.data.metrics] == [("loss", 0.125)]
+    assert [m.value for m in store.get_metric_history(run.info.run_id, "loss").items] == [
+        0.5,
+        0.25,
+        0.125,
+    ]
+    _downgrade(engine, "0010")
+    with engine.connect() as conn:
+        assert _c_collated(conn) == set()
+        assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 3
+    engine.dispose()
