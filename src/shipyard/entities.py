@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import overload
 
 __all__ = [
     "ApprovalRequest",
@@ -18,6 +20,7 @@ __all__ = [
     "LoggedModelOrderBy",
     "LoggedModelStatus",
     "Metric",
+    "MetricColumns",
     "ModelVersion",
     "ModelVersionStage",
     "ModelVersionStatus",
@@ -31,6 +34,7 @@ __all__ = [
     "ViewType",
     "Webhook",
     "WebhookDelivery",
+    "links_models",
 ]
 
 
@@ -92,6 +96,48 @@ class Metric:
     dataset_name: str | None = None
     dataset_digest: str | None = None
     run_id: str | None = None
+
+
+class MetricColumns(Sequence[Metric]):
+    """Points as four columns, without model links: what a REST log-batch of plain points
+    becomes (``server._models``). Read as a sequence it gives ``Metric`` records; validation
+    and the store take the columns as they are, so a batch of 1,000 builds no record at all.
+
+    Whoever builds one guarantees the types: keys ``str``, values ``float``, timestamps and
+    steps ``int`` (range checks are validation's).
+    """
+
+    __slots__ = ("keys", "stamps", "steps", "values")
+
+    def __init__(
+        self, keys: list[str], values: list[float], stamps: list[int], steps: list[int]
+    ) -> None:
+        self.keys = keys
+        self.values = values
+        self.stamps = stamps
+        self.steps = steps
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @overload
+    def __getitem__(self, i: int) -> Metric: ...
+
+    @overload
+    def __getitem__(self, i: slice) -> list[Metric]: ...
+
+    def __getitem__(self, i: int | slice) -> Metric | list[Metric]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        return Metric(self.keys[i], self.values[i], self.stamps[i], self.steps[i])
+
+    def __repr__(self) -> str:
+        return f"MetricColumns({len(self)} points)"
+
+
+def links_models(metrics: Sequence[Metric]) -> bool:
+    """Whether any point names a logged model (never so for ``MetricColumns``)."""
+    return not isinstance(metrics, MetricColumns) and any(m.model_id for m in metrics)
 
 
 @dataclass(slots=True)

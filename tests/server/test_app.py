@@ -271,6 +271,28 @@ def test_history_pages_through_the_server_and_a_forged_cursor_is_a_400(
     assert bad["error_code"] == "INVALID_PARAMETER_VALUE" and "page token" in bad["message"]
 
 
+@pytest.mark.parametrize(
+    ("odd", "named"),
+    [
+        ({"step": 2**63}, "step 9223372036854775808 is out of the 64-bit range"),
+        ({"timestamp": 2**64 - 1}, "timestamp 18446744073709551615 is out of the 64-bit"),
+        ({"key": "a/../b"}, "Invalid metric name: 'a/../b'"),
+        ({"key": ""}, "Invalid metric name: ''"),
+    ],
+)
+def test_a_bad_plain_point_is_a_400_naming_it_and_nothing_is_stored(
+    client: TestClient, odd: dict[str, Any], named: str
+) -> None:
+    """Plain points are checked as columns (``MetricColumns``); one bad point among 20 is
+    refused as the record-by-record path refuses it."""
+    _, run_id = new_run(client)
+    points = [{"key": "m", "value": 0.5, "timestamp": i, "step": i} for i in range(20)]
+    points[13] = {**points[13], **odd}
+    bad = post(client, "runs/log-batch", {"run_id": run_id, "metrics": points}, 400)
+    assert bad["error_code"] == "INVALID_PARAMETER_VALUE" and named in bad["message"]
+    assert "metrics" not in get(client, "runs/get", {"run_id": run_id})["run"]["data"]
+
+
 def test_bulk_interval_samples_steps(client: TestClient) -> None:
     _, run_id = new_run(client)
     points = [{"key": "m", "value": i, "timestamp": i, "step": i} for i in range(100)]

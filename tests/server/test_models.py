@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shipyard.entities import Metric
+from shipyard.entities import Metric, MetricColumns
 from shipyard.server._models import LogBatch, RunRef
 
 
@@ -84,7 +84,7 @@ def test_a_malformed_list_is_pydantic_s_error(metrics: Any) -> None:
     assert _outcome(LogBatch, body)[0] == "error"
 
 
-def test_plain_points_come_out_as_metrics_with_float_values() -> None:
+def test_plain_points_come_out_as_columns_with_float_values() -> None:
     body = {
         "metrics": [
             {"key": "a", "value": 3, "timestamp": 10},
@@ -92,5 +92,26 @@ def test_plain_points_come_out_as_metrics_with_float_values() -> None:
         ]
     }
     got = LogBatch.model_validate(body).metrics
-    assert got == [Metric("a", 3.0, 10, 0), Metric("b", 0.5, 11, 7)]
-    assert type(got[0].value) is float
+    assert isinstance(got, MetricColumns)
+    assert list(got) == [Metric("a", 3.0, 10, 0), Metric("b", 0.5, 11, 7)]
+    assert got.values == [3.0, 0.5] and type(got.values[0]) is float
+    assert (got.keys, got.stamps, got.steps) == (["a", "b"], [10, 11], [0, 7])
+    assert got[1:] == [Metric("b", 0.5, 11, 7)] and got[-1] == got[1]
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [
+        {"key": "a", "value": 1.0, "timestamp": 1, "other": 2},  # an extra field
+        {"key": "a", "value": 1.0, "step": 1, "other": 2},  # no timestamp, as many fields
+        {"key": "a", "value": 1.0, "timestamp": 1, "step": 1, "model_id": "m"},
+        {"key": "a", "value": "1.5", "timestamp": 1},
+    ],
+)
+def test_one_odd_point_sends_the_whole_list_through_pydantic(odd: dict[str, Any]) -> None:
+    plain = {"key": "p", "value": 2.0, "timestamp": 5, "step": 1}
+    body = {"run_id": "r", "metrics": [plain, odd, plain]}
+    outcome = _outcome(LogBatch, body)
+    assert outcome == _outcome(PydanticOnly, body)
+    if outcome[0] != "error":
+        assert not isinstance(LogBatch.model_validate(body).metrics, MetricColumns)

@@ -7,7 +7,7 @@ import math
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shipyard.entities import Metric
+from shipyard.entities import Metric, MetricColumns
 from shipyard.store.sql._writes import point_columns
 
 _points = st.lists(
@@ -57,3 +57,19 @@ def test_columns_keep_order_and_store_nan_as_zero_with_its_flag() -> None:
         ("a", 3, 9, -math.inf, False),
         ("b", 1, 11, 0.0, True),
     ]
+
+
+@given(_points)
+def test_metric_columns_give_the_columns_their_records_give(points: list[Metric]) -> None:
+    """A REST batch arrives as ``MetricColumns``; the store reads its columns directly."""
+    columns = MetricColumns(
+        [m.key for m in points],
+        [m.value for m in points],
+        [m.timestamp for m in points],
+        [m.step for m in points],
+    )
+    assert list(columns) == points or any(math.isnan(m.value) for m in points)
+    got, want = point_columns(columns), point_columns(points)
+    assert got._replace(values=[]) == want._replace(values=[])
+    assert [str(v) for v in got.values] == [str(v) for v in want.values]
+    assert columns.values == [m.value for m in points]  # NaNs zeroed in a copy, not in place

@@ -7,12 +7,15 @@ required are required here, so a missing one is reported by name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from itertools import repeat
+from operator import contains, itemgetter
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidatorFunctionWrapHandler, field_validator
 
 from shipyard import wire
-from shipyard.entities import Metric, Param, Tag
+from shipyard.entities import Metric, MetricColumns, Param, Tag
 
 __all__ = [
     "CreateExperiment",
@@ -134,45 +137,73 @@ class DeleteTag(RunRef):
 
 
 _FLOAT_INT = 2**1023  # an int float() takes without OverflowError (pydantic's path refuses more)
+_DICT, _STR, _INT, _FLOAT = {dict}, {str}, {int}, {float}
+_KEY, _VALUE, _STAMP = itemgetter("key"), itemgetter("value"), itemgetter("timestamp")
+_STEP = itemgetter("step")
 
 
-def _plain_points(items: list[Any]) -> list[Metric] | None:
-    """The points when every one is exactly what MLflow's client sends (``key``, ``value``,
-    ``timestamp``, optional ``step``, native JSON types), else None."""
-    points: list[Metric] = []
-    add = points.append
-    for item in items:
-        if type(item) is not dict:
+def _plain_columns(items: list[Any]) -> MetricColumns | None:
+    """The points as columns when every one is exactly what MLflow's client sends (``key``,
+    ``value``, ``timestamp``, optional ``step``, native JSON types), else None.
+
+    Column by column, with the checks done on whole columns (``set(map(type, ...))``): 1,000
+    points in 0.13-0.18 ms, against 0.33 checking and building a record per point."""
+    n = len(items)
+    if not n or set(map(type, items)) != _DICT:
+        return None
+    try:
+        keys = list(map(_KEY, items))
+        values = list(map(_VALUE, items))
+        stamps = list(map(_STAMP, items))
+    except KeyError:
+        return None
+    # Each point has the three fields above: 4n fields in all with a step in every point,
+    # 3n with none, and otherwise as many as points have a step (else a field besides these).
+    total = sum(map(len, items))
+    if total == 4 * n:
+        try:
+            steps = list(map(_STEP, items))
+        except KeyError:  # a point with another field instead of its step
             return None
-        key, value, stamp = item.get("key"), item.get("value"), item.get("timestamp")
-        step = item.get("step", 0)
-        if type(key) is not str or type(stamp) is not int or type(step) is not int:
+    elif total == 3 * n:
+        steps = [0] * n
+    elif total == 3 * n + sum(map(contains, items, repeat("step"))):
+        steps = [item.get("step", 0) for item in items]
+    else:
+        return None
+    if set(map(type, keys)) != _STR or set(map(type, stamps)) != _INT:
+        return None
+    if set(map(type, steps)) != _INT:
+        return None
+    kinds = set(map(type, values))
+    if kinds != _FLOAT:
+        if not kinds <= {float, int}:
             return None
-        if len(item) != 3 + ("step" in item):
+        whole = [v for v in values if type(v) is int]
+        if min(whole) < -_FLOAT_INT or max(whole) > _FLOAT_INT:
             return None
-        if type(value) is not float:
-            if type(value) is not int or not -_FLOAT_INT <= value <= _FLOAT_INT:
-                return None
-            value = float(value)
-        add(Metric(key, value, stamp, step))
-    return points
+        values = list(map(float, values))
+    return MetricColumns(keys, values, stamps, steps)
 
 
 class LogBatch(RunRef):
     # Validated straight into the entities (same field names as the wire): no second copy of a
     # 1000-point batch. The service range-checks int64 fields, so no bounds are declared here.
+    # Declared a list for pydantic's errors and schema; plain points arrive as ``MetricColumns``
+    # (a ``Sequence[Metric]``, which is all that reads this field relies on).
     metrics: list[Metric] = []
     params: list[Param] = []
     tags: list[Tag] = []
 
     @field_validator("metrics", mode="wrap")
     @classmethod
-    def _points(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> list[Metric]:
-        # pydantic builds a dataclass per point at ~0.55 us; the plain shape costs ~0.2. Any
-        # other shape (strings for numbers, extra fields, a wrong type) takes pydantic's path,
-        # which gives the same values and its errors.
+    def _points(cls, value: Any, handler: ValidatorFunctionWrapHandler) -> Sequence[Metric]:
+        # pydantic builds a dataclass per point at ~0.55 us; plain points become columns at
+        # ~0.15 us a point, and nothing downstream builds records from them. Any other shape
+        # (strings for numbers, extra fields, a wrong type) takes pydantic's path, which gives
+        # the same values and its errors.
         if type(value) is list:
-            points = _plain_points(value)
+            points = _plain_columns(value)
             if points is not None:
                 return points
         result: list[Metric] = handler(value)

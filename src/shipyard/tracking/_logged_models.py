@@ -18,6 +18,7 @@ from shipyard.entities import (
     Metric,
     Param,
     Tag,
+    links_models,
 )
 from shipyard.errors import InvalidParameter, LoggedModelNotFound
 from shipyard.settings import Limits
@@ -78,6 +79,8 @@ def _check_dataset(name: str | None, digest: str | None) -> None:
 
 def check_linked_metrics(metrics: Sequence[Metric]) -> None:
     """Points that name a model must name one that could exist, and a sane dataset."""
+    if not links_models(metrics):
+        return
     for m in metrics:
         if m.model_id is None:
             continue

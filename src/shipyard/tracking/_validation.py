@@ -6,7 +6,7 @@ import posixpath
 import re
 from collections.abc import Sequence
 
-from shipyard.entities import DatasetInput, Metric, Param, RunStatus, Tag
+from shipyard.entities import DatasetInput, Metric, MetricColumns, Param, RunStatus, Tag
 from shipyard.errors import InvalidParameter
 from shipyard.settings import Limits
 
@@ -86,8 +86,17 @@ def _bad_metric(m: Metric) -> str | None:
 def _check_metrics(metrics: Sequence[Metric], limits: Limits) -> None:
     # Keys repeat across a batch (a few names, many steps): check each distinct key once, then
     # run the per-point test only on points that are not the plain float/int common case.
-    for key in {m.key for m in metrics}:
-        check_key("metric", key, limits)
+    if isinstance(metrics, MetricColumns):
+        # Types are the columns' own guarantee: what is left is a key check per distinct key
+        # and the int64 range, on each column's extremes.
+        for key in set(metrics.keys):
+            check_key("metric", key, limits)
+        ints = (metrics.stamps, metrics.steps)
+        if all(min(c) >= _I64_MIN and max(c) <= _I64_MAX for c in ints if c):
+            return
+    else:
+        for key in {m.key for m in metrics}:
+            check_key("metric", key, limits)
     for m in metrics:
         if (
             type(m.value) is float

@@ -28,6 +28,7 @@ from shipyard.entities import (
     RunInfo,
     RunStatus,
     Tag,
+    links_models,
 )
 from shipyard.errors import (
     ExperimentNotFound,
@@ -318,7 +319,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         params: Sequence[Param] = (),
         tags: Sequence[Tag] = (),
     ) -> None:
-        linked = any(m.model_id for m in metrics)
+        linked = links_models(metrics)
         try:
             self._log_batch(run_id, metrics, params, tags, linked, dedupe=False)
         except IntegrityError:

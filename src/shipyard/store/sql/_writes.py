@@ -9,7 +9,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, select, tuple_
 
-from shipyard.entities import DatasetInput, Metric, Param
+from shipyard.entities import DatasetInput, Metric, MetricColumns, Param
 from shipyard.errors import ImmutableParam
 from shipyard.store._protocol import Page
 from shipyard.store.search import HistoryCursor, encode_history_token
@@ -101,10 +101,13 @@ class PointColumns(NamedTuple):
 def point_columns(points: Sequence[Metric]) -> PointColumns:
     """Columns built by comprehension, not a tuple per point (a fifth of a PostgreSQL batch of
     1,000 was building rows and then turning them into columns)."""
-    keys = [m.key for m in points]
-    stamps = [m.timestamp for m in points]
-    steps = [m.step for m in points]
-    values = [m.value for m in points]
+    if isinstance(points, MetricColumns):
+        keys, stamps, steps, values = points.keys, points.stamps, points.steps, points.values
+    else:
+        keys = [m.key for m in points]
+        stamps = [m.timestamp for m in points]
+        steps = [m.step for m in points]
+        values = [m.value for m in points]
     nans = [v != v for v in values]
     if True in nans:
         values = [0.0 if nan else v for v, nan in zip(values, nans, strict=True)]
