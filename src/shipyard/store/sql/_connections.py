@@ -3,11 +3,13 @@ loop's inside ``run_on_loop``, see ``LoopEngine``) and the transactions it runs 
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
 
+from shipyard.store.sql import _lite
 from shipyard.store.sql._engine import LoopEngine
 
 __all__ = ["Connections"]
@@ -73,7 +75,13 @@ class Connections:
             yield conn
 
     @contextmanager
-    def _hot_write(self) -> Iterator[Connection]:
-        """The connection ``self._hot``'s functions take (see ``__init__``)."""
-        with self._statement() if self._postgres else self._write() as conn:
-            yield conn
+    def _hot_write(self) -> Iterator[Connection | sqlite3.Connection]:
+        """The connection ``self._hot``'s functions take (see ``__init__``): PostgreSQL's in
+        autocommit for one statement, SQLite's own ``sqlite3`` connection in a write
+        transaction (``_lite.transaction``)."""
+        if self._postgres:
+            with self._statement() as conn:
+                yield conn
+        else:
+            with _lite.transaction(self.engine) as db:
+                yield db
