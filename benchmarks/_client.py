@@ -88,7 +88,12 @@ class Api:
         return str(info["run_id"])
 
     def log_batch(self, run_id: str, **fields: list[JsonDict]) -> None:
-        self.post("runs/log-batch", {"run_id": run_id, "run_uuid": run_id, **fields})
+        self.post_encoded("runs/log-batch", self.log_batch_body(run_id, **fields))
+
+    @staticmethod
+    def log_batch_body(run_id: str, **fields: list[JsonDict]) -> bytes:
+        """A log-batch's JSON body, as ``log_batch`` sends it."""
+        return json.dumps({"run_id": run_id, "run_uuid": run_id, **fields}).encode()
 
     def log_metric(self, run_id: str, key: str, value: float, step: int) -> None:
         body = {

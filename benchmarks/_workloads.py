@@ -7,7 +7,6 @@ Each workload function takes a port, the sizes and a repeat count, and returns a
 
 from __future__ import annotations
 
-import json
 import math
 import random
 import statistics
@@ -147,8 +146,7 @@ def wl_log_batch(port: int, sizes: Sizes, repeat: int) -> Measured:
         ts = now_ms()
         points = [metric(f"k{j % 10}", j * 0.5, step + j, ts) for j in range(sizes.batch_points)]
         step += sizes.batch_points
-        body = {"run_id": run_id, "run_uuid": run_id, "metrics": points}
-        data = json.dumps(body).encode()
+        data = api.log_batch_body(run_id, metrics=points)
         sent = time.perf_counter()
         api.post_encoded("runs/log-batch", data)
         prepare.append(sent - start)

@@ -60,11 +60,9 @@ def _as_sqlalchemy_errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+@_as_sqlalchemy_errors
 def _run_sql(db: sqlite3.Connection, sql: str) -> None:
-    try:
-        db.execute(sql)
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, None, exc, sqlite3.Error) from exc
+    db.execute(sql)
 
 
 @contextmanager

@@ -101,18 +101,6 @@ def _require_active_experiment(experiment_id: str, stage: str) -> None:
         )
 
 
-def _check_batch_answer(
-    run_id: str, answer: tuple[str | None, str | None, str | None], wanted: dict[str, str]
-) -> None:
-    """Raise what a hot log-batch's (stage, clashing param key, its stored value) means."""
-    stage, key, old = answer
-    if stage is None:
-        raise RunNotFound(f"Run with id={run_id} not found")
-    _require_active(run_id, stage)
-    if key is not None:
-        raise _writes.changed_param(run_id, key, str(old), wanted[key])
-
-
 def _require_active(run_id: str, stage: str) -> None:
     if stage != _ACTIVE:
         raise InactiveResource(
@@ -353,15 +341,16 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         go to the model's own table, in the same transaction (not autocommit, then)."""
         wanted = _writes.wanted_params(params)
         tag_map = {t.key: t.value for t in tags}
-        if not linked:
-            with self._hot_write() as hot:
-                answer = self._hot.log_batch(hot, run_id, metrics, wanted, tag_map, dedupe)
-                _check_batch_answer(run_id, answer, wanted)
-            return
-        with self._write() as conn:
-            answer = self._hot.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
-            _check_batch_answer(run_id, answer, wanted)
-            link_model_metrics(conn, run_id, metrics)
+        with self._write() if linked else self._hot_write() as conn:
+            stage, key, old = self._hot.log_batch(conn, run_id, metrics, wanted, tag_map, dedupe)
+            if stage is None:
+                raise RunNotFound(f"Run with id={run_id} not found")
+            _require_active(run_id, stage)
+            if key is not None:
+                raise _writes.changed_param(run_id, key, str(old), wanted[key])
+            if linked:
+                assert isinstance(conn, Connection)  # ``_write``'s, not a hot write's
+                link_model_metrics(conn, run_id, metrics)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         with self._write() as conn:

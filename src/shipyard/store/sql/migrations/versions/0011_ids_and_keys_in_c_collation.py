@@ -23,7 +23,7 @@ depends_on = None
 
 _RUN_ID = ("run_uuid", 32)
 _KEY = ("key", 250)
-# Referenced table first: its key's new collation is what the foreign keys are checked against.
+# ``runs`` first, the table the others' foreign keys reference.
 _COLUMNS: dict[str, tuple[tuple[str, int], ...]] = {
     "runs": (_RUN_ID,),
     "params": (_RUN_ID, _KEY),
