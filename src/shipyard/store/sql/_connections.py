@@ -3,9 +3,9 @@ loop's inside ``run_on_loop``, see ``LoopEngine``) and the transactions it runs 
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from sqlalchemy import Connection, Engine
 
@@ -23,6 +23,7 @@ class Connections:
     # PostgreSQL: the same statements with their waits on the event loop, for calls the server
     # runs there (``loop_io``); None on SQLite or without SQLAlchemy's asyncio extra.
     _loop_engine: LoopEngine | None
+    _hot: Any  # ``_pg`` or ``_lite``: the hot writes' module
 
     @property
     def loop_io(self) -> bool:
@@ -75,13 +76,13 @@ class Connections:
             yield conn
 
     @contextmanager
-    def _hot_write(self) -> Iterator[Connection | sqlite3.Connection]:
-        """The connection ``self._hot``'s functions take (see ``__init__``): PostgreSQL's in
-        autocommit for one statement, SQLite's own ``sqlite3`` connection in a write
-        transaction (``_lite.transaction``)."""
+    def _hot_write(self) -> Iterator[Any]:
+        """What ``self._hot``'s functions take (see ``__init__``): on PostgreSQL a driver
+        cursor in autocommit for one statement (``_pg.statement``), on SQLite the ``sqlite3``
+        connection in a write transaction (``_lite.transaction``)."""
         if self._postgres:
-            with self._statement() as conn:
-                yield conn
+            with self._hot.statement(self._engine_now()) as cur:
+                yield cur
         else:
             with _lite.transaction(self.engine) as db:
                 yield db

@@ -16,30 +16,16 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from itertools import repeat
-from typing import Any, NamedTuple, ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
 from shipyard.entities import Metric
-from shipyard.store.sql._rows import RUN_COLUMNS_SQL
+from shipyard.store.sql._rows import RUN_COLUMNS_SQL, RunRow
 from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns, run_artifact_uri
 
-__all__ = ["RunRow", "create_run", "log_batch", "transaction", "update_run"]
-
-
-class RunRow(NamedTuple):
-    """A run's row with ``RUN_COLUMNS``' names, for ``run_info``."""
-
-    run_uuid: str
-    name: str | None
-    experiment_id: int
-    user_id: str | None
-    status: str
-    start_time: int | None
-    end_time: int | None
-    artifact_uri: str | None
-    lifecycle_stage: str
+__all__ = ["create_run", "log_batch", "transaction", "update_run"]
 
 
 P = ParamSpec("P")

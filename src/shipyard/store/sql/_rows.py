@@ -7,7 +7,7 @@ import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 from sqlalchemy import (
@@ -58,6 +58,7 @@ __all__ = [
     "RUN_COLUMNS_SQL",
     "SEARCH_COLUMNS",
     "RunJson",
+    "RunRow",
     "among",
     "id_params",
     "load_experiments",
@@ -83,6 +84,22 @@ RUN_COLUMNS = (
 )
 # The same columns for hand-written SQL (``_pg``, ``_lite``).
 RUN_COLUMNS_SQL = ", ".join(c.name for c in RUN_COLUMNS)
+
+
+class RunRow(NamedTuple):
+    """A run's row with ``RUN_COLUMNS``' names, for ``run_info``, from a driver's plain tuple."""
+
+    run_uuid: str
+    name: str | None
+    experiment_id: int
+    user_id: str | None
+    status: str
+    start_time: int | None
+    end_time: int | None
+    artifact_uri: str | None
+    lifecycle_stage: str
+
+
 # What a search reads: the run's columns, whether its wire form is kept (``_run_docs``) and
 # the generation of the kept body (``_kept_bodies``).
 SEARCH_COLUMNS = (*RUN_COLUMNS, runs.c.wire_kept, runs.c.wire_gen)
