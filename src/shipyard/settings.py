@@ -31,7 +31,6 @@ class Limits:
     max_experiment_name_length: int = 500
     max_experiment_tag_value_length: int = 20000
     max_search_results: int = 50000
-    max_history_results: int = 25000
     truncate_long_values: bool = True
 
 

@@ -97,6 +97,26 @@ def test_listing_a_runs_sub_path(served: Any) -> None:
     ]
 
 
+def test_an_empty_file_is_listed_without_a_size_as_mlflow_lists_it(
+    served: Any, tmp_path: Path
+) -> None:
+    """MLflow's server leaves a size of 0 out of a listing (protobuf's JSON omits zeros), so its
+    client reads ``file_size`` None; a non-empty file keeps its size."""
+    (tmp_path / "empty.txt").touch()
+    (tmp_path / "one.txt").write_text("x")
+    with mlflow.start_run() as run:
+        mlflow.log_artifact(str(tmp_path / "empty.txt"))
+        mlflow.log_artifact(str(tmp_path / "one.txt"))
+    listed = MlflowClient().list_artifacts(run.info.run_id)
+    assert [(f.path, f.file_size) for f in listed] == [("empty.txt", None), ("one.txt", 1)]
+    url, _ = served
+    body = httpx.get(f"{url}/api/2.0/mlflow/artifacts/list", params={"run_id": run.info.run_id})
+    assert body.json()["files"] == [
+        {"path": "empty.txt", "is_dir": False},
+        {"path": "one.txt", "is_dir": False, "file_size": 1},
+    ]
+
+
 def test_tables_in_folders_and_runs_downloads(served: Any, tmp_path: Path) -> None:
     """log_table into a folder lists that folder first (it appends to an existing table)."""
     mlflow.set_experiment(f"tables-{uuid.uuid4().hex[:8]}")

@@ -234,3 +234,35 @@ def test_search_reads_kept_finished_runs_and_sees_later_writes(client: MlflowCli
     assert [d.dataset.name for d in third.inputs.dataset_inputs] == ["train"]
     client.delete_tag(run_id, "team")
     assert "team" not in search().data.tags
+
+
+def test_edges_answer_as_mlflows_server_does(client: MlflowClient) -> None:
+    """Cases where an earlier Shipyard differed from MLflow 3.17.2's server, as seen by its
+    own client (each checked against that server): the codes, the latest value of a metric at
+    one step and timestamp, and NaN in a search's filter and order."""
+    exp = client.create_experiment(unique("edges"))
+    run_id = client.create_run(exp, run_name="a").info.run_id
+    for value in (2.0, 1.0):  # same step and timestamp: the larger value is the latest
+        client.log_metric(run_id, "tie", value, timestamp=7, step=3)
+    assert client.get_run(run_id).data.metrics["tie"] == 2.0
+    with pytest.raises(MlflowException) as negative:
+        client.log_metric(run_id, "m", 1.0, timestamp=-1)
+    assert error_code(negative) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as dots:
+        client.log_param(run_id, "..", "v")
+    assert error_code(dots) == "INVALID_PARAMETER_VALUE"
+    with pytest.raises(MlflowException) as no_tag:
+        client.delete_tag(run_id, "nope")
+    assert error_code(no_tag) == "RESOURCE_DOES_NOT_EXIST"
+    with pytest.raises(MlflowException) as bad_id:
+        client.get_experiment("abc")
+    assert error_code(bad_id) == "INVALID_PARAMETER_VALUE"
+    assert client.get_metric_history("f" * 32, "m") == []
+    nan_run = client.create_run(exp, run_name="nan").info.run_id
+    client.log_metric(nan_run, "loss", math.nan)
+    client.create_run(exp, run_name="none")
+    client.log_metric(run_id, "loss", 1.0)
+    found = client.search_runs([exp], "metrics.loss != 1")
+    assert [r.info.run_name for r in found] == ["nan"]
+    ordered = client.search_runs([exp], order_by=["metrics.loss DESC"])
+    assert [r.info.run_name for r in ordered] == ["a", "nan", "none"]

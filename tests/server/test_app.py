@@ -308,6 +308,40 @@ def test_bulk_interval_samples_steps(client: TestClient) -> None:
     get(client, "metrics/get-history-bulk-interval", half, 400)
 
 
+def test_bulk_history_gives_each_runs_points_in_order_up_to_max_results(
+    client: TestClient,
+) -> None:
+    """The UI's ``get-history-bulk`` as MLflow 3.17.2's server answers it (checked against it)."""
+    exp, first = new_run(client)
+    second = post(client, "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    for run_id, scale in ((first, 1), (second, 2)):
+        points = [{"key": "m", "value": i * scale, "timestamp": 9 - i, "step": i} for i in range(3)]
+        post(client, "runs/log-batch", {"run_id": run_id, "metrics": points})
+    bulk = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
+    got = client.get(bulk, params={"run_id": [first, second], "metric_key": "m"}).json()
+    assert [(m["run_id"], m["step"], m["value"]) for m in got["metrics"]] == [
+        (first, 2, 2.0),
+        (first, 1, 1.0),
+        (first, 0, 0.0),  # history order: by timestamp
+        (second, 2, 4.0),
+        (second, 1, 2.0),
+        (second, 0, 0.0),
+    ]
+    capped = {"run_id": [first, second], "metric_key": "m", "max_results": 4}
+    assert [m["run_id"] for m in client.get(bulk, params=capped).json()["metrics"]] == [
+        first
+    ] * 3 + [second]
+    missing = {"run_id": ["f" * 32], "metric_key": "m"}
+    assert client.get(bulk, params=missing).json() == {"metrics": []}
+    for params, why in (
+        ({"metric_key": "m"}, "at least one run_id"),
+        ({"run_id": [first]}, "must specify a metric_key"),
+        ({"run_id": [first] * 101, "metric_key": "m"}, "more than 100 run_ids"),
+    ):
+        response = client.get(bulk, params=params)
+        assert response.status_code == 400 and why in response.json()["message"]
+
+
 # -- side endpoints, prefixes, unknown paths -----------------------------------------------
 def test_side_endpoints(client: TestClient) -> None:
     assert client.get("/health").text == "OK"

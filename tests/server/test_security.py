@@ -107,16 +107,22 @@ def test_hostile_run_ids_are_400_or_404(served: tuple[TestClient, Path], run_id:
 
 
 @pytest.mark.parametrize(
-    "experiment_id", ["9" * 40, "-1", "1e3", "0x10", "1_0", "\u0661", " 1", "../1", str(2**31)]
+    ("experiment_id", "status"),
+    [("9" * 40, 404), ("-1", 404), (str(2**31), 404)]  # numbers no experiment has
+    + [(i, 400) for i in ("1e3", "0x10", "1_0", "\u0661", " 1", "../1")],  # not numbers
 )
-def test_hostile_experiment_ids_are_not_found(
-    served: tuple[TestClient, Path], experiment_id: str
+def test_hostile_experiment_ids_are_refused(
+    served: tuple[TestClient, Path], experiment_id: str, status: int
 ) -> None:
+    """Only ASCII decimal digits name an experiment (``int()`` takes more: ``1_0``, other
+    scripts' digits, spaces); other text is a bad id, as MLflow's server answers it."""
     client, _ = served
     response = client.get(f"{API}/experiments/get", params={"experiment_id": experiment_id})
-    assert response.status_code == 404
+    assert response.status_code == status
+    code = "RESOURCE_DOES_NOT_EXIST" if status == 404 else "INVALID_PARAMETER_VALUE"
+    assert response.json()["error_code"] == code
     response = client.post(f"{API}/runs/create", json={"experiment_id": experiment_id})
-    assert response.status_code == 404
+    assert response.status_code == status
 
 
 def test_huge_numbers_are_400(served: tuple[TestClient, Path]) -> None:

@@ -14,7 +14,7 @@ _points = st.lists(
     st.builds(
         Metric,
         key=st.sampled_from(["a", "b", "c"]),
-        value=st.floats(allow_nan=True, allow_infinity=True),
+        value=st.floats(allow_nan=True, allow_infinity=True) | st.sampled_from([0.0, 1.0, 2.0]),
         timestamp=st.integers(0, 5),
         step=st.integers(0, 5),
     ),
@@ -22,12 +22,17 @@ _points = st.lists(
 )
 
 
+def _rank(m: Metric) -> tuple[int, int, float]:
+    return m.step, m.timestamp, 0.0 if math.isnan(m.value) else m.value
+
+
 def _newest_one_by_one(points: list[Metric]) -> dict[str, int]:
-    """The rule as the store states it: the largest (step, timestamp); the last of equals."""
+    """MLflow's rule, point by point: a point replaces its key's latest when its (step,
+    timestamp, value) is larger, a NaN counting as 0.0; of equals the first stays."""
     best: dict[str, int] = {}
     for i, m in enumerate(points):
         j = best.get(m.key)
-        if j is None or (m.step, m.timestamp) >= (points[j].step, points[j].timestamp):
+        if j is None or _rank(m) > _rank(points[j]):
             best[m.key] = i
     return best
 

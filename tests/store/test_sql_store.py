@@ -19,6 +19,7 @@ from shipyard.errors import (
     InvalidFilter,
     InvalidParameter,
     MissingRequiredTags,
+    NotFound,
     RunNotFound,
 )
 from shipyard.store import RunQuery
@@ -57,7 +58,13 @@ def test_missing_experiment(service: TrackingService) -> None:
     with pytest.raises(ExperimentNotFound):
         service.get_experiment("999")
     with pytest.raises(ExperimentNotFound):
+        service.get_experiment("99999999999")  # a number, past what the column holds
+    # not a number at all: a bad id, as MLflow's server answers (400, not 404)
+    with pytest.raises(InvalidParameter, match="Invalid experiment ID 'abc'") as bad:
         service.get_experiment("abc")
+    assert not isinstance(bad.value, ExperimentNotFound)
+    with pytest.raises(InvalidParameter, match="Invalid experiment ID"):
+        service.create_run("1x", "u", 1)
 
 
 def test_delete_restore_experiment_cascades_to_runs(service: TrackingService) -> None:
@@ -70,6 +77,20 @@ def test_delete_restore_experiment_cascades_to_runs(service: TrackingService) ->
         service.create_run(exp_id, "u", 1)
     service.restore_experiment(exp_id)
     assert service.get_run(run_id).info.lifecycle_stage == "active"
+
+
+def test_only_an_active_experiment_is_deleted_and_only_a_deleted_one_restored(
+    service: TrackingService,
+) -> None:
+    """As on MLflow's server: the other way round is "not found" (404)."""
+    exp_id = service.create_experiment("twice")
+    with pytest.raises(ExperimentNotFound, match="is not deleted"):
+        service.restore_experiment(exp_id)
+    service.delete_experiment(exp_id)
+    with pytest.raises(ExperimentNotFound, match="is already deleted"):
+        service.delete_experiment(exp_id)
+    service.restore_experiment(exp_id)
+    assert service.get_experiment(exp_id).lifecycle_stage == "active"
 
 
 def test_create_run_checks_its_experiment(service: TrackingService) -> None:
@@ -88,6 +109,14 @@ def test_create_run_checks_its_experiment(service: TrackingService) -> None:
     assert stored.info == made.info and stored.data.tags == made.data.tags
     assert made.info.artifact_uri.endswith(f"/{exp_id}/{made.info.run_id}/artifacts")
     assert stored.data.tags == {"k": "v", "mlflow.runName": "named"}
+
+
+def test_a_run_name_and_another_name_tag_are_refused(service: TrackingService) -> None:
+    same = service.create_run("0", "u", 1, [Tag("mlflow.runName", "a")], run_name="a")
+    assert same.info.run_name == "a"
+    with pytest.raises(InvalidParameter, match=r"run_name='a', mlflow\.runName='b'"):
+        service.create_run("0", "u", 1, [Tag("mlflow.runName", "b")], run_name="a")
+    assert len(service.search_runs(["0"]).items) == 1
 
 
 def test_a_run_name_tag_in_a_batch_renames_the_run(service: TrackingService) -> None:
@@ -119,6 +148,8 @@ def test_experiment_tags_set_and_delete(service: TrackingService) -> None:
     assert service.get_experiment(exp_id).tags == {"k": "v2"}
     service.delete_experiment_tag(exp_id, "k")
     assert service.get_experiment(exp_id).tags == {}
+    with pytest.raises(NotFound, match="No tag with name: k in experiment"):
+        service.delete_experiment_tag(exp_id, "k")
 
 
 def test_search_experiments_filter_order_paging(service: TrackingService) -> None:
@@ -242,6 +273,34 @@ def test_latest_metric_ties_go_to_latest_timestamp(service: TrackingService) -> 
     service.log_batch(run_id, metrics=[Metric("m", 1.0, 10, 5), Metric("m", 2.0, 20, 5)])
     service.log_batch(run_id, metrics=[Metric("m", 3.0, 15, 5)])
     assert service.get_run(run_id).data.metrics[0].value == 2.0
+
+
+@pytest.mark.parametrize("batched", [True, False])
+@pytest.mark.parametrize(
+    ("values", "latest"),
+    [
+        ([2.0, 1.0], 2.0),
+        ([1.0, 2.0], 2.0),
+        ([1.0, math.nan], 1.0),  # a NaN counts as its stored 0.0
+        ([-1.0, math.nan], math.nan),
+        ([math.nan, 0.0], math.nan),  # of equals the first stays
+        ([0.0, math.nan], 0.0),
+        ([math.inf, 5.0], math.inf),
+    ],
+)
+def test_at_the_same_step_and_timestamp_the_larger_value_is_the_latest(
+    service: TrackingService, values: list[float], latest: float, batched: bool
+) -> None:
+    """MLflow's rule, checked against its 3.17 server: (step, timestamp, value), largest wins."""
+    run_id = _run(service)
+    points = [Metric("m", v, 7, 3) for v in values]
+    if batched:
+        service.log_batch(run_id, metrics=points)
+    else:
+        for point in points:
+            service.log_batch(run_id, metrics=[point])
+    got = service.get_run(run_id).data.metrics[0].value
+    assert str(got) == str(latest)
 
 
 def test_metric_history_paging(service: TrackingService) -> None:
@@ -400,7 +459,7 @@ def test_tags_overwrite_and_delete(service: TrackingService) -> None:
     assert service.get_run(run_id).data.tags["t"] == "2"
     service.delete_tag(run_id, "t")
     assert "t" not in service.get_run(run_id).data.tags
-    with pytest.raises(InvalidParameter):
+    with pytest.raises(NotFound, match="No tag with name: t"):  # 404, as MLflow's server
         service.delete_tag(run_id, "t")
 
 
@@ -431,6 +490,64 @@ def test_limits(service: TrackingService) -> None:
     assert len(run.data.params["long"]) == 6000 and len(run.data.tags["t"]) == 8000
 
 
+@pytest.mark.parametrize("key", [".", "..", "...", "..a", "../x", "x/..", "./x", "/x", "a//b"])
+def test_names_that_resolve_to_other_paths_are_refused(service: TrackingService, key: str) -> None:
+    """MLflow's rule: a name must be its own normal path and must not climb out of it."""
+    run_id = _run(service)
+    for batch in (
+        {"metrics": [Metric(key, 1.0, 1, 0)]},
+        {"params": [Param(key, "v")]},
+        {"tags": [Tag(key, "v")]},
+    ):
+        with pytest.raises(InvalidParameter, match=r"Invalid (metric|param|tag) name"):
+            service.log_batch(run_id, **batch)  # type: ignore[arg-type]
+    service.log_batch(run_id, metrics=[Metric("a..b", 1.0, 1, 0)], params=[Param(".a", "v")])
+    assert service.get_run(run_id).data.params == {".a": "v"}
+
+
+def test_a_negative_timestamp_is_refused_and_nothing_of_its_batch_is_stored(
+    service: TrackingService,
+) -> None:
+    run_id = _run(service)
+    for points in ([Metric("m", 1.0, -1, 0)], [Metric("m", 1.0, 5, 0), Metric("m", 2.0, -5, 1)]):
+        with pytest.raises(InvalidParameter, match=r"timestamp -[15]; timestamps must not be neg"):
+            service.log_batch(run_id, metrics=points, params=[Param("p", "1")])
+    run = service.get_run(run_id)
+    assert run.data.metrics == [] and run.data.params == {}
+    service.log_batch(run_id, metrics=[Metric("m", 1.0, 0, -3)])  # a negative step is fine
+    assert [(m.step, m.timestamp) for m in service.get_run(run_id).data.metrics] == [(-3, 0)]
+
+
+def test_a_param_key_twice_in_a_batch_is_refused_even_with_one_value(
+    service: TrackingService,
+) -> None:
+    run_id = _run(service)
+    for values in (("1", "1"), ("1", "2")):
+        with pytest.raises(InvalidParameter, match=r"Duplicate parameter keys .*\['a'\]"):
+            service.log_batch(run_id, params=[Param("a", values[0]), Param("a", values[1])])
+    assert service.get_run(run_id).data.params == {}
+
+
+def test_an_empty_batch_needs_a_run_but_not_an_active_one(service: TrackingService) -> None:
+    with pytest.raises(RunNotFound):
+        service.log_batch("f" * 32)
+    run_id = _run(service)
+    service.delete_run(run_id)
+    service.log_batch(run_id)  # nothing to write: no error for the deleted run, as on MLflow's
+
+
+def test_a_missing_runs_history_is_empty_and_pages_have_no_upper_bound(
+    service: TrackingService,
+) -> None:
+    assert service.get_metric_history("f" * 32, "m").items == []  # as MLflow's server answers
+    run_id = _run(service)
+    service.log_batch(run_id, metrics=[Metric("m", float(i), i, i) for i in range(3)])
+    page = service.get_metric_history(run_id, "m", max_results=10**9)
+    assert [m.step for m in page.items] == [0, 1, 2] and page.next_page_token is None
+    with pytest.raises(InvalidParameter, match="max_results"):
+        service.get_metric_history(run_id, "m", max_results=0)
+
+
 def test_dataset_inputs(service: TrackingService) -> None:
     run_id = _run(service)
     ds = Dataset("wine", "abc123", "code", "{}", '{"mlflow_colspec": []}', '{"num_rows": 3}')
@@ -442,6 +559,10 @@ def test_dataset_inputs(service: TrackingService) -> None:
     assert [r.info.run_id for r in service.search_runs(["0"], "datasets.name = 'wine'").items] == [
         run_id
     ]
+    assert service.search_runs(["0"], "datasets.context = 'eval'").items == []
+    # logged again in another context: the run keeps the first, as on MLflow's server
+    service.log_inputs(run_id, [DatasetInput(ds, (Tag("mlflow.data.context", "eval"),))])
+    assert service.get_run(run_id).inputs[0].tags == (Tag("mlflow.data.context", "train"),)
     assert service.search_runs(["0"], "datasets.context = 'eval'").items == []
 
 
@@ -561,6 +682,69 @@ def test_search_filters(
     assert set(_names(service, filt)) == expected
 
 
+@pytest.fixture
+def odd_values(service: TrackingService) -> None:
+    """Runs whose latest ``m`` is NaN, 1, -1, 0, +inf, -inf, and one without ``m``."""
+    values = {"nan": math.nan, "one": 1.0, "none": None, "neg": -1.0, "zero": 0.0}
+    values |= {"inf": math.inf, "ninf": -math.inf}
+    for i, (name, value) in enumerate(values.items()):
+        run_id = _run(service, name=name, start=10 + i)
+        if value is not None:
+            service.log_batch(run_id, metrics=[Metric("m", value, 5, 0)])
+
+
+# What MLflow 3.17.2's server answers for the same runs (checked against it): a NaN is unequal
+# to every value and passes no other comparison.
+@pytest.mark.parametrize(
+    ("filt", "expected"),
+    [
+        ("metrics.m = 0", {"zero"}),
+        ("metrics.m != 0", {"nan", "one", "neg", "inf", "ninf"}),
+        ("metrics.m != 1", {"nan", "neg", "zero", "inf", "ninf"}),
+        ("metrics.m < 1", {"neg", "zero", "ninf"}),
+        ("metrics.m >= 0", {"one", "zero", "inf"}),
+        ("metrics.m > -5", {"one", "neg", "zero", "inf"}),
+    ],
+)
+def test_search_compares_nan_as_mlflow_does(
+    service: TrackingService, odd_values: None, filt: str, expected: set[str]
+) -> None:
+    assert set(_names(service, filt)) == expected
+
+
+@pytest.mark.parametrize(
+    ("order", "expected"),
+    [
+        ("ASC", ["ninf", "neg", "zero", "one", "inf", "nan", "none"]),
+        ("DESC", ["inf", "one", "zero", "neg", "ninf", "nan", "none"]),
+    ],
+)
+@pytest.mark.parametrize("page_size", [2, 1000])
+def test_search_orders_nan_after_values_and_before_missing(
+    service: TrackingService, odd_values: None, order: str, expected: list[str], page_size: int
+) -> None:
+    """In pages too: the values' phase, then the NaNs, then the runs without the metric."""
+    for filt, wanted in (
+        (None, expected),
+        ("metrics.m != 1", [n for n in expected if n not in ("one", "none")]),
+    ):
+        names: list[str] = []
+        token = None
+        while True:
+            page = service.search_runs(
+                ["0"],
+                filt,
+                max_results=page_size,
+                order_by=[f"metrics.m {order}"],
+                page_token=token,
+            )
+            names += [r.info.run_name for r in page.items]
+            token = page.next_page_token
+            if not token:
+                break
+        assert names == wanted
+
+
 def test_search_in_run_ids(service: TrackingService, populated: dict[str, str]) -> None:
     a, b = populated["run-0"], populated["run-3"]
     assert set(_names(service, f"attributes.run_id IN ('{a}', '{b}')")) == {"run-0", "run-3"}
@@ -646,7 +830,8 @@ def test_search_runs_is_sql_not_python(sql_store: SqlStore) -> None:
 def test_metric_ordering_pages_across_runs_with_and_without_it(
     service: TrackingService, page_size: int
 ) -> None:
-    """Runs with the metric come first in order, then those without (or NaN), on every page."""
+    """Runs with the metric come first in order, then those whose latest value is NaN, then
+    those without it (MLflow's order), on every page."""
     expected_with = []
     for i, acc in enumerate([0.3, None, 0.9, math.nan, 0.5, None, 0.7]):
         run_id = _run(service, name=f"r{i}", start=100 + i)
@@ -666,8 +851,8 @@ def test_metric_ordering_pages_across_runs_with_and_without_it(
             break
     ordered = [name for _, name in sorted(expected_with, reverse=True)]
     assert seen[: len(ordered)] == ordered
-    # runs lacking a usable value follow, newest first
-    assert seen[len(ordered) :] == ["r5", "r3", "r1"]
+    # the NaN, then the runs without the metric, newest first
+    assert seen[len(ordered) :] == ["r3", "r5", "r1"]
 
 
 @pytest.mark.parametrize(
@@ -676,7 +861,7 @@ def test_metric_ordering_pages_across_runs_with_and_without_it(
 def test_a_filter_on_the_ordering_metric(service: TrackingService, op: str, bound: float) -> None:
     """The filter on the metric the search orders by is applied to the ordering join itself
     (one phase, no second lookup): same runs as the comparison says, in order, across pages;
-    runs without the metric or with NaN never match."""
+    runs without the metric never match, and a NaN matches ``!=`` only (after the values)."""
     values = [0.3, None, 0.9, math.nan, 0.5, None, 0.7, 0.5]
     compare = {
         ">": lambda v: v > bound,
@@ -707,7 +892,8 @@ def test_a_filter_on_the_ordering_metric(service: TrackingService, op: str, boun
         token = page.next_page_token
         if not token:
             break
-    assert seen == [name for *_, name in sorted(expected)]
+    nans = ["r3"] if op == "!=" else []
+    assert seen == [name for *_, name in sorted(expected)] + nans
 
 
 def test_postgres_searches_are_planned_for_their_values(postgres_uri: str, tmp_path: Path) -> None:

@@ -141,7 +141,7 @@ class _Proxy:
             for entry in page.items:
                 item: dict[str, Any] = {"path": posixpath.basename(entry.path)}
                 item["is_dir"] = entry.is_dir
-                if entry.file_size is not None:  # the client calls int() on it when present
+                if entry.file_size:  # left out when 0 (as MLflow's); the client int()s it
                     item["file_size"] = entry.file_size
                 files.append(item)
             token = page.next_page_token

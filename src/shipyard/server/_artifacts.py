@@ -29,7 +29,7 @@ from shipyard.server._http import (
 )
 from shipyard.settings import Settings
 
-__all__ = ["router", "run_repository"]
+__all__ = ["file_json", "router", "run_repository"]
 
 router = APIRouter(tags=["artifacts"], route_class=FastJSONRoute, max_body_size=MAX_BODY_BYTES)
 
@@ -55,7 +55,16 @@ def _entry(info: FileInfo, base: str) -> dict[str, Any]:
     rel = posixpath.relpath(info.path, base) if base else info.path
     if info.is_dir:
         return {"path": rel, "is_dir": True}
-    return {"path": rel, "is_dir": False, "file_size": info.file_size}
+    return file_json(rel, info.file_size)
+
+
+def file_json(path: str, size: int | None) -> dict[str, Any]:
+    """A file's listing entry as MLflow's server writes it: a size of 0 is left out, as protobuf's
+    JSON leaves out a zero (its client then reads ``file_size`` as None)."""
+    entry: dict[str, Any] = {"path": path, "is_dir": False}
+    if size:
+        entry["file_size"] = size
+    return entry
 
 
 @router.get("/artifacts/list")

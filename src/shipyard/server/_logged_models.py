@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, StrictInt
 from shipyard import wire
 from shipyard.artifacts import normalize_artifact_path
 from shipyard.entities import DatasetRef, LoggedModel, LoggedModelOrderBy, Param, Tag
-from shipyard.server._artifacts import run_repository
+from shipyard.server._artifacts import file_json, run_repository
 from shipyard.server._http import (
     MAX_BODY_BYTES,
     FastJSONRoute,
@@ -187,4 +187,4 @@ def _entry(path: str, is_dir: bool, size: int | None, base: str) -> dict[str, An
     rel = posixpath.relpath(path, base) if base else path
     if is_dir:
         return {"path": rel, "is_dir": True}
-    return {"path": rel, "is_dir": False, "file_size": size}
+    return file_json(rel, size)

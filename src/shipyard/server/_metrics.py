@@ -1,4 +1,5 @@
-"""MLflow's ``metrics/*`` routes: one run's history, and the UI's sampled multi-run view."""
+"""MLflow's ``metrics/*`` routes: one run's history, and the UI's multi-run views (whole, and
+sampled by step)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from shipyard.server._http import (
     run_id_of,
     store_of,
 )
-from shipyard.server._models import Int32
+from shipyard.server._models import Int32, Int64
 
 __all__ = ["router", "sample_steps"]
 
@@ -26,6 +27,7 @@ router = APIRouter(tags=["metrics"], route_class=FastJSONRoute, max_body_size=MA
 
 _MAX_BULK_RUNS = 100
 _MAX_BULK_RESULTS = 2500
+_MAX_BULK_POINTS = 25_000  # get-history-bulk without max_results
 
 
 @router.get("/metrics/get-history")
@@ -35,7 +37,7 @@ def get_metric_history(
     run_id: Annotated[str | None, Query()] = None,
     run_uuid: Annotated[str | None, Query()] = None,
     page_token: Annotated[str | None, Query()] = None,
-    max_results: Annotated[Int32 | None, Query()] = None,
+    max_results: Annotated[Int64 | None, Query()] = None,
 ) -> Response:
     page = store_of(request).get_metric_history_json(
         run_id_of(run_id, run_uuid),
@@ -47,6 +49,35 @@ def get_metric_history(
     if page.next_page_token:
         out["next_page_token"] = page.next_page_token
     return json_response(out)
+
+
+@router.get("/metrics/get-history-bulk")
+def get_metric_history_bulk(
+    request: Request,
+    metric_key: Annotated[str | None, Query()] = None,
+    run_id: Annotated[list[str] | None, Query()] = None,
+    max_results: Annotated[Int64 | None, Query()] = None,
+) -> Response:
+    """One metric's history for several runs, each run's points in history order, the runs in
+    the order asked, at most ``max_results`` points in all (the UI's route, as MLflow's)."""
+    ids = run_id or []
+    if not ids:
+        raise InvalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
+    if len(ids) > _MAX_BULK_RUNS:
+        raise InvalidParameter(
+            f"GetMetricHistoryBulk request cannot specify more than {_MAX_BULK_RUNS} run_ids. "
+            f"Received {len(ids)} run_ids."
+        )
+    if not metric_key:
+        raise InvalidParameter("GetMetricHistoryBulk request must specify a metric_key.")
+    room = _MAX_BULK_POINTS if max_results is None else max(max_results, 0)
+    out: list[dict[str, Any]] = []
+    for one in ids:
+        if len(out) >= room:
+            break
+        page = store_of(request).get_metric_history_json(one, metric_key, max_results=room)
+        out += [{**point, "run_id": one} for point in page.items[: room - len(out)]]
+    return json_response({"metrics": out})
 
 
 def sample_steps(steps: Sequence[int], max_results: int) -> set[int]:

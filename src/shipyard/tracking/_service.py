@@ -109,8 +109,13 @@ class TrackingService(LoggedModelRules):
         run_name: str | None = None,
     ) -> Run:
         _, checked = v.check_batch((), (), tags, self.limits)
-        if not run_name:
-            run_name = next((t.value for t in checked if t.key == "mlflow.runName"), None)
+        tagged = next((t.value for t in checked if t.key == "mlflow.runName"), None)
+        if run_name and tagged is not None and tagged != run_name:
+            raise InvalidParameter(  # as MLflow's server
+                "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
+                f"different values (run_name='{run_name}', mlflow.runName='{tagged}')."
+            )
+        run_name = run_name or tagged
         return self.store.create_run(
             experiment_id, user_id, start_time, checked, run_name or random_run_name()
         )
@@ -171,6 +176,8 @@ class TrackingService(LoggedModelRules):
         check_linked_metrics(metrics)
         if metrics or checked_params or checked_tags:
             self.store.log_batch(run_id, metrics, checked_params, checked_tags)
+        else:  # nothing to write, but a missing run is still an error (a deleted one is not)
+            self.store.get_run(run_id)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(v.check_run_id(run_id), key)
@@ -183,7 +190,7 @@ class TrackingService(LoggedModelRules):
         page_token: str | None = None,
     ) -> Page[Metric]:
         if max_results is not None:
-            v.check_max_results(max_results, self.limits.max_history_results)
+            v.check_max_results(max_results)  # no upper bound: MLflow's server has none
         return self.store.get_metric_history(v.check_run_id(run_id), key, max_results, page_token)
 
     def get_metric_history_json(
@@ -194,7 +201,7 @@ class TrackingService(LoggedModelRules):
         page_token: str | None = None,
     ) -> Page[dict[str, Any]]:
         if max_results is not None:
-            v.check_max_results(max_results, self.limits.max_history_results)
+            v.check_max_results(max_results)  # no upper bound: MLflow's server has none
         return self.store.get_metric_history_json(
             v.check_run_id(run_id), key, max_results, page_token
         )

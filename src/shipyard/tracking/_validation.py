@@ -39,10 +39,11 @@ def check_key(kind: str, key: object, limits: Limits) -> str:
             f"Invalid {kind} name: '{key}'. Names may only contain alphanumerics, underscores "
             "(_), dashes (-), periods (.), spaces ( ), colons (:) and slashes (/)."
         )
-    if posixpath.normpath(key) != key or key.startswith("/"):
+    # As MLflow: a name must be its own normal path and must not climb out of its folder.
+    if posixpath.normpath(key) != key or key == "." or key.startswith(("/", "..")):
         raise InvalidParameter(
             f"Invalid {kind} name: '{key}'. Names cannot contain path segments like '..', "
-            "'.', '//' or a leading or trailing '/'."
+            "'.', '//', begin with '..' or '/', or end with '/'."
         )
     return key
 
@@ -80,6 +81,8 @@ def _bad_metric(m: Metric) -> str | None:
             return f"Metric '{m.key}' has {field} {v!r}; expected an integer."
         if not _I64_MIN <= v <= _I64_MAX:
             return f"Metric '{m.key}' {field} {v} is out of the 64-bit range."
+    if m.timestamp < 0:  # MLflow refuses them too
+        return f"Metric '{m.key}' has timestamp {m.timestamp}; timestamps must not be negative."
     return None
 
 
@@ -91,8 +94,13 @@ def _check_metrics(metrics: Sequence[Metric], limits: Limits) -> None:
         # and the int64 range, on each column's extremes.
         for key in set(metrics.keys):
             check_key("metric", key, limits)
-        ints = (metrics.stamps, metrics.steps)
-        if all(min(c) >= _I64_MIN and max(c) <= _I64_MAX for c in ints if c):
+        stamps, steps = metrics.stamps, metrics.steps
+        if not stamps or (
+            min(stamps) >= 0
+            and max(stamps) <= _I64_MAX
+            and min(steps) >= _I64_MIN
+            and max(steps) <= _I64_MAX
+        ):
             return
     else:
         for key in {m.key for m in metrics}:
@@ -103,7 +111,7 @@ def _check_metrics(metrics: Sequence[Metric], limits: Limits) -> None:
             and type(m.step) is int
             and type(m.timestamp) is int
             and _I64_MIN <= m.step <= _I64_MAX
-            and _I64_MIN <= m.timestamp <= _I64_MAX
+            and 0 <= m.timestamp <= _I64_MAX
         ):
             continue
         problem = _bad_metric(m)
@@ -188,10 +196,10 @@ def check_dataset_inputs(items: Sequence[DatasetInput]) -> None:
                 raise InvalidParameter(f"Input tag value for '{t.key}' exceeds 500 characters.")
 
 
-def check_max_results(max_results: int, limit: int) -> int:
+def check_max_results(max_results: int, limit: int | None = None) -> int:
     if isinstance(max_results, bool) or not isinstance(max_results, int) or max_results < 1:
         raise InvalidParameter(f"max_results must be a positive integer, got {max_results!r}.")
-    if max_results > limit:
+    if limit is not None and max_results > limit:
         raise InvalidParameter(
             f"Invalid value {max_results} for parameter 'max_results' supplied. "
             f"It must be at most {limit}."

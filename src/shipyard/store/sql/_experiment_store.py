@@ -14,7 +14,13 @@ from sqlalchemy import Connection, Engine, bindparam, delete, insert, select, up
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import Experiment, LifecycleStage, Tag, ViewType
-from shipyard.errors import AlreadyExists, ExperimentNotFound, InactiveResource, InvalidParameter
+from shipyard.errors import (
+    AlreadyExists,
+    ExperimentNotFound,
+    InactiveResource,
+    InvalidParameter,
+    NotFound,
+)
 from shipyard.store._protocol import Page
 from shipyard.store.search import decode_page_token, encode_page_token
 from shipyard.store.sql import _search, _writes
@@ -33,8 +39,15 @@ _EXPERIMENT_ROW = select(experiments).where(
 
 
 def experiment_key(experiment_id: str) -> int:
+    """The integer key of an experiment id: text that is not a number is a bad id (400, as
+    MLflow's server answers), a number no experiment can have is not found (404)."""
     key = _search.experiment_id_or_none(experiment_id)
     if key is None:
+        text = str(experiment_id).removeprefix("-")
+        if not (text.isascii() and text.isdigit()):
+            raise InvalidParameter(
+                f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+            )
         raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
     return key
 
@@ -159,6 +172,9 @@ class ExperimentStore:
     def _set_experiment_stage(self, experiment_id: str, stage: str) -> None:
         with self._write() as conn:
             row = self._experiment_row(conn, experiment_id)
+            if row.lifecycle_stage == stage:  # as MLflow's server: not found (404)
+                why = "is already deleted" if stage == _DELETED else "is not deleted to restore"
+                raise ExperimentNotFound(f"Experiment with id={experiment_id} {why}.")
             now = self._clock()
             conn.execute(
                 update(experiments)
@@ -195,9 +211,11 @@ class ExperimentStore:
     def delete_experiment_tag(self, experiment_id: str, key: str) -> None:
         with self._write() as conn:
             row = self._experiment_row(conn, experiment_id)
-            conn.execute(
+            gone = conn.execute(
                 delete(experiment_tags).where(
                     experiment_tags.c.experiment_id == row.experiment_id,
                     experiment_tags.c.key == key,
                 )
             )
+            if gone.rowcount == 0:  # as MLflow's server
+                raise NotFound(f"No tag with name: {key} in experiment with id {experiment_id}")

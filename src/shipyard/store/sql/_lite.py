@@ -124,8 +124,7 @@ _UPSERT_LATEST = (
     "VALUES (?, ?, ?, ?, ?, ?) "
     "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, "
     "is_nan = excluded.is_nan, timestamp = excluded.timestamp, step = excluded.step "
-    "WHERE excluded.step > lm.step "
-    "OR (excluded.step = lm.step AND excluded.timestamp >= lm.timestamp)"
+    "WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)"
 )
 
 

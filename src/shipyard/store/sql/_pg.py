@@ -129,7 +129,7 @@ latest AS (
   SELECT %(run)s::text, * FROM {_LATEST} {_ACTIVE}
   ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
     timestamp = excluded.timestamp, step = excluded.step
-  WHERE excluded.step > lm.step OR (excluded.step = lm.step AND excluded.timestamp >= lm.timestamp)
+  WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)
 )
 SELECT (SELECT lifecycle_stage FROM run), (SELECT key FROM clash), (SELECT value FROM clash)
 """
@@ -164,7 +164,7 @@ latest AS (
   WHERE EXISTS (SELECT 1 FROM ok)
   ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value, is_nan = excluded.is_nan,
     timestamp = excluded.timestamp, step = excluded.step
-  WHERE excluded.step > lm.step OR (excluded.step = lm.step AND excluded.timestamp >= lm.timestamp)
+  WHERE (excluded.step, excluded.timestamp, excluded.value) > (lm.step, lm.timestamp, lm.value)
 )
 SELECT (SELECT lifecycle_stage FROM run), NULL, NULL
 """

@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     literal,
     not_,
+    or_,
     select,
     true,
 )
@@ -154,11 +155,12 @@ def _keyed_exists(table: Any, owner: Any, c: Comparison, dialect: str) -> Column
 
 
 def _metric_cond(c: Comparison, dialect: str) -> ColumnElement[bool]:
+    """A run whose latest value of the key compares true. As on MLflow's server a NaN (stored
+    as 0.0 with ``is_nan``) compares as IEEE says: unequal to every value, and nothing else."""
     lm = latest_metrics.c
     cond = _compare(lm.value, c.op, c.value, dialect)
-    return exists().where(
-        lm.run_uuid == runs.c.run_uuid, lm.key == c.key, lm.is_nan == false(), cond
-    )
+    cond = or_(lm.is_nan == true(), cond) if c.op == "!=" else and_(lm.is_nan == false(), cond)
+    return exists().where(lm.run_uuid == runs.c.run_uuid, lm.key == c.key, cond)
 
 
 def _dataset_cond(c: Comparison, dialect: str) -> ColumnElement[bool]:
@@ -216,10 +218,14 @@ def _run_order(
         table = {"metric": latest_metrics, "param": params, "tag": tags}[o.kind]
         alias = table.alias(f"order_{i}")
         q = q.outerjoin(alias, and_(alias.c.run_uuid == runs.c.run_uuid, alias.c.key == o.key))
-        missing: ColumnElement[bool] = alias.c.run_uuid.is_(None)
-        if o.kind == "metric":
-            missing = missing | (alias.c.is_nan == true())
-        clauses += _nulls_last(alias.c.value, missing, o.ascending)
+        if o.kind == "metric":  # values, then NaNs, then runs without the metric
+            nan_then_missing = case(
+                (alias.c.run_uuid.is_(None), 2), (alias.c.is_nan == true(), 1), else_=0
+            )
+            value = alias.c.value.asc() if o.ascending else alias.c.value.desc()
+            clauses += [nan_then_missing, value]
+            continue
+        clauses += _nulls_last(alias.c.value, alias.c.run_uuid.is_(None), o.ascending)
     if not start_time_seen and not any(
         o.kind == "attribute" and o.key == "start_time" for o in order
     ):
@@ -252,14 +258,17 @@ def _selective(filters: Sequence[Comparison]) -> bool:
     return any(c.kind == "attribute" and c.key == "run_id" and c.op in ("=", "IN") for c in filters)
 
 
-_FOLDABLE = frozenset({"=", "!=", ">", ">=", "<", "<="})
+# ``!=`` stays a condition of its own: a run whose latest value is NaN passes it (``_metric_cond``)
+# and belongs to the second phase.
+_FOLDABLE = frozenset({"=", ">", ">=", "<", "<="})
 
 
 def _metric_first(
     base: Sequence[Any], filters: Sequence[Comparison], order: Sequence[OrderBy], dialect: str
 ) -> list[Select[Any]]:
     """Order by a metric as two phases: runs that have it, walked in the (key, value) index's
-    order so ``LIMIT`` stops early instead of sorting every run; then the runs that lack it.
+    order so ``LIMIT`` stops early instead of sorting every run; then the runs whose latest
+    value is NaN, and last those that lack it (MLflow's order, in both directions).
 
     A filter on the ordering metric itself is a condition on the joined row (the run's one
     latest value of that key), not a second lookup, and the index walk can start at the bound;
@@ -282,11 +291,11 @@ def _metric_first(
     if folded:
         return phases
     lmc = latest_metrics.c
-    has_it = exists().where(
-        lmc.run_uuid == runs.c.run_uuid, lmc.key == first.key, lmc.is_nan == false()
-    )
+    mine = and_(lmc.run_uuid == runs.c.run_uuid, lmc.key == first.key)
+    has_it = exists().where(mine, lmc.is_nan == false())
+    nan_first = case((exists().where(mine, lmc.is_nan == true()), 0), else_=1)
     absent = select(*SEARCH_COLUMNS).where(*conds, not_(has_it))
-    phases.append(_run_order(absent, rest, lead=[literal(0)], start_time_seen=seen))
+    phases.append(_run_order(absent, rest, lead=[nan_first], start_time_seen=seen))
     return phases
 
 

@@ -33,7 +33,7 @@ from shipyard.entities import (
 from shipyard.errors import (
     ExperimentNotFound,
     InactiveResource,
-    InvalidParameter,
+    NotFound,
     RunNotFound,
 )
 from shipyard.store._protocol import Page
@@ -360,8 +360,8 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
                     schema.tags.c.run_uuid == run_id, schema.tags.c.key == key
                 )
             )
-            if result.rowcount == 0:
-                raise InvalidParameter(f"No tag with name: {key} in run with id {run_id}")
+            if result.rowcount == 0:  # not found (404), as MLflow's server answers
+                raise NotFound(f"No tag with name: {key} in run with id {run_id}")
             conn.execute(_CLEAR_KEPT, {"run_id": run_id})
 
     def get_metric_history(
@@ -392,8 +392,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         page_token: str | None,
     ) -> Page[T]:
         page = _writes.HistoryPage(run_id, key, *decode_history_token(page_token), max_results)
-        with self._read() as conn:
-            self._run_row(conn, run_id)  # a missing run is RunNotFound, not an empty history
+        with self._read() as conn:  # a missing run has an empty history, as on MLflow's server
             return read(conn, page)
 
     def log_inputs(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import functools
 import math
+from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, Table, select, tuple_
 
 from shipyard.entities import DatasetInput, Metric, MetricColumns, Param
-from shipyard.errors import ImmutableParam
+from shipyard.errors import ImmutableParam, InvalidParameter
 from shipyard.store._protocol import Page
 from shipyard.store.search import HistoryCursor, encode_history_token
 from shipyard.store.sql._dialect import dialect_insert, fetch_tuples, upsert
@@ -62,14 +63,16 @@ def run_artifact_uri(experiment_location: str, run_id: str) -> str:
 
 
 def wanted_params(new: Sequence[Param]) -> dict[str, str]:
-    """A batch's params by key; the same key twice must carry the same value."""
-    wanted: dict[str, str] = {}
-    for p in new:
-        if wanted.setdefault(p.key, p.value) != p.value:
-            raise ImmutableParam(
-                f"Duplicate parameter key '{p.key}' with different values "
-                f"('{wanted[p.key]}' and '{p.value}') in one batch."
-            )
+    """A batch's params by key; a key twice is refused, with its value or another (as by
+    MLflow's server, whose message this is)."""
+    wanted = {p.key: p.value for p in new}
+    if len(wanted) < len(new):
+        counts = Counter(p.key for p in new)
+        twice = sorted(key for key, n in counts.items() if n > 1)
+        raise InvalidParameter(
+            f"Duplicate parameter keys have been submitted: {twice}. Please ensure the request "
+            "contains only one param value per param key."
+        )
     return wanted
 
 
@@ -82,7 +85,9 @@ def changed_param(run_id: str, key: str, old: str, new: str) -> ImmutableParam:
 
 class PointColumns(NamedTuple):
     """A batch's points as columns (a NaN's value stored as 0.0 with ``nans`` set), and the
-    positions of each key's newest point: the largest (step, timestamp), the last of equals."""
+    positions of each key's latest point as MLflow picks it: the largest (step, timestamp,
+    value), a NaN counting as its stored 0.0, the first of equals. ``latest_metrics`` replaces
+    its row under the same rule."""
 
     keys: list[str]
     stamps: list[int]
@@ -111,15 +116,21 @@ def point_columns(points: Sequence[Metric]) -> PointColumns:
     nans = [v != v for v in values]
     if True in nans:
         values = [0.0 if nan else v for v, nan in zip(values, nans, strict=True)]
-    if steps == sorted(steps) and stamps == sorted(stamps):
-        # (step, timestamp) never goes down, so a key's last point is its newest: the common
-        # case of a training loop's batch, found without a comparison per point.
-        newest = list(dict(zip(keys, range(len(keys)), strict=True)).values())
+    n = len(keys)
+    if (
+        steps == sorted(steps)
+        and stamps == sorted(stamps)
+        and (len(set(steps)) == n or len(set(zip(keys, steps, stamps, strict=True))) == n)
+    ):
+        # (step, timestamp) never goes down and no key has two points at the same one, so a
+        # key's last point is its latest: the common case of a training loop's batch, found
+        # without a comparison per point.
+        newest = list(dict(zip(keys, range(n), strict=True)).values())
     else:
         best: dict[str, int] = {}
         for i, key in enumerate(keys):
             j = best.get(key)
-            if j is None or (steps[i], stamps[i]) >= (steps[j], stamps[j]):
+            if j is None or (steps[i], stamps[i], values[i]) > (steps[j], stamps[j], values[j]):
                 best[key] = i
         newest = list(best.values())
     return PointColumns(keys, stamps, steps, values, nans, newest)
@@ -205,15 +216,14 @@ def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: Datase
             datasets.c.digest == ds.digest,
         )
     )
-    conn.execute(
+    linked = conn.execute(
         upsert(conn, dataset_inputs).on_conflict_do_nothing(),
-        [{"run_uuid": run_id, "dataset_id": dataset_id}],
+        {"run_uuid": run_id, "dataset_id": dataset_id},
     )
-    if item.tags:
-        stmt = upsert(conn, input_tags)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["run_uuid", "dataset_id", "key"], set_={"value": stmt.excluded.value}
-        )
+    # A dataset the run already has keeps the tags (its context) it was first logged with, as on
+    # MLflow's server: logging it again, in another context, changes nothing.
+    if item.tags and linked.rowcount:
+        stmt = upsert(conn, input_tags).on_conflict_do_nothing()
         conn.execute(
             stmt,
             [
