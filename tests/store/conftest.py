@@ -45,3 +45,11 @@ def sql_store(db_uri: str, tmp_path: Path, clock: Clock) -> Iterator[SqlStore]:
 @pytest.fixture
 def service(sql_store: SqlStore) -> TrackingService:
     return TrackingService(sql_store)
+
+
+@pytest.fixture
+def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
+    """A store on PostgreSQL alone (tests of PostgreSQL's own paths)."""
+    store = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
+    yield store
+    store.dispose()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Callable, Coroutine, Iterator
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -20,13 +20,6 @@ from shipyard.store.sql import SqlStore, _engine, run_on_loop
 from shipyard.tracking import TrackingService
 
 T = TypeVar("T")
-
-
-@pytest.fixture
-def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
-    store = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
-    yield store
-    store.dispose()
 
 
 def _loop_pool(store: SqlStore) -> Any:

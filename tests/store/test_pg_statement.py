@@ -4,8 +4,6 @@ autocommit, the driver's errors raised as SQLAlchemy's, a dead connection droppe
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -15,13 +13,6 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from shipyard.entities import Metric
 from shipyard.store.sql import SqlStore, run_on_loop
 from shipyard.store.sql._pg import statement
-
-
-@pytest.fixture
-def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
-    store = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
-    yield store
-    store.dispose()
 
 
 def _pid(cur: Any) -> int:

@@ -40,13 +40,6 @@ def store(db_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
     s.engine.dispose()
 
 
-@pytest.fixture
-def pg_store(postgres_uri: str, tmp_path: Path) -> Iterator[SqlStore]:
-    s = SqlStore(postgres_uri, str(tmp_path / "artifacts"))
-    yield s
-    s.engine.dispose()
-
-
 def _wire(store: SqlStore, exp: str) -> list[dict[str, Any]]:
     page = store.search_runs_json(RunQuery([exp], order_by=["attributes.start_time"]))
     return list(orjson.loads(orjson.dumps(page.items)))
