@@ -65,6 +65,9 @@ def test_missing_experiment(service: TrackingService) -> None:
     assert not isinstance(bad.value, ExperimentNotFound)
     with pytest.raises(InvalidParameter, match="Invalid experiment ID"):
         service.create_run("1x", "u", 1)
+    with pytest.raises(InvalidParameter, match="Invalid experiment ID 'abc'"):
+        service.search_runs(["0", "abc"])
+    assert service.search_runs(["99999999999"]).items == []  # a number: no runs, no error
 
 
 def test_delete_restore_experiment_cascades_to_runs(service: TrackingService) -> None:

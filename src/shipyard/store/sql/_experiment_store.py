@@ -43,11 +43,7 @@ def experiment_key(experiment_id: str) -> int:
     MLflow's server answers), a number no experiment can have is not found (404)."""
     key = _search.experiment_id_or_none(experiment_id)
     if key is None:
-        text = str(experiment_id).removeprefix("-")
-        if not (text.isascii() and text.isdigit()):
-            raise InvalidParameter(
-                f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
-            )
+        _search.check_experiment_number(experiment_id)
         raise ExperimentNotFound(f"No Experiment with id={experiment_id} exists")
     return key
 

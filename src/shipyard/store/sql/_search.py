@@ -36,7 +36,7 @@ from sqlalchemy.ext.compiler import compiles
 
 from shipyard._text import is_decimal
 from shipyard.entities import ViewType
-from shipyard.errors import InvalidFilter
+from shipyard.errors import InvalidFilter, InvalidParameter
 from shipyard.store.search import (
     Comparison,
     OrderBy,
@@ -59,6 +59,7 @@ from shipyard.store.sql._schema import (
 )
 
 __all__ = [
+    "check_experiment_number",
     "compare",
     "experiment_id_or_none",
     "experiment_query",
@@ -101,6 +102,16 @@ def experiment_id_or_none(experiment_id: str) -> int | None:
         return None
     key = int(experiment_id)
     return key if key <= _MAX_EXPERIMENT_ID else None
+
+
+def check_experiment_number(experiment_id: object) -> None:
+    """Refuse an experiment id that is not a (signed) ASCII decimal number: a bad id (400), as
+    MLflow's server answers; a number no experiment has is the caller's "not found"."""
+    text = str(experiment_id).removeprefix("-")
+    if not (text.isascii() and text.isdigit()):
+        raise InvalidParameter(
+            f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
+        )
 
 
 def _glob(pattern: str) -> str:
