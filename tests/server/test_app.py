@@ -312,13 +312,14 @@ def test_bulk_history_gives_each_runs_points_in_order_up_to_max_results(
     client: TestClient,
 ) -> None:
     """The UI's ``get-history-bulk`` as MLflow 3.17.2's server answers it (checked against it)."""
-    exp, first = new_run(client)
-    second = post(client, "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    exp, one = new_run(client)
+    other = post(client, "runs/create", {"experiment_id": exp})["run"]["info"]["run_id"]
+    first, second = sorted((one, other))  # answered in id order, whatever order is asked
     for run_id, scale in ((first, 1), (second, 2)):
         points = [{"key": "m", "value": i * scale, "timestamp": 9 - i, "step": i} for i in range(3)]
         post(client, "runs/log-batch", {"run_id": run_id, "metrics": points})
     bulk = "/ajax-api/2.0/mlflow/metrics/get-history-bulk"
-    got = client.get(bulk, params={"run_id": [first, second], "metric_key": "m"}).json()
+    got = client.get(bulk, params={"run_id": [second, first], "metric_key": "m"}).json()
     assert [(m["run_id"], m["step"], m["value"]) for m in got["metrics"]] == [
         (first, 2, 2.0),
         (first, 1, 1.0),
@@ -327,7 +328,7 @@ def test_bulk_history_gives_each_runs_points_in_order_up_to_max_results(
         (second, 1, 2.0),
         (second, 0, 0.0),
     ]
-    capped = {"run_id": [first, second], "metric_key": "m", "max_results": 4}
+    capped = {"run_id": [second, first], "metric_key": "m", "max_results": 4}
     assert [m["run_id"] for m in client.get(bulk, params=capped).json()["metrics"]] == [
         first
     ] * 3 + [second]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import math
 import threading
 from pathlib import Path
@@ -539,6 +541,16 @@ def test_an_empty_batch_needs_a_run_but_not_an_active_one(service: TrackingServi
     service.log_batch(run_id)  # nothing to write: no error for the deleted run, as on MLflow's
 
 
+@pytest.mark.parametrize("offset", [3 * 10**9, 10**20])
+def test_a_page_token_past_any_page_is_an_empty_page(service: TrackingService, offset: int) -> None:
+    """A forged offset past 2^31 reads as an empty page, as on MLflow's server, not a driver
+    overflow (a 500 on SQLite, PostgreSQL's "integer out of range")."""
+    _run(service)
+    token = base64.b64encode(json.dumps({"offset": offset}).encode()).decode()
+    assert service.search_runs(["0"], page_token=token).items == []
+    assert service.search_experiments(page_token=token).items == []
+
+
 def test_a_missing_runs_history_is_empty_and_pages_have_no_upper_bound(
     service: TrackingService,
 ) -> None:
@@ -683,6 +695,24 @@ def test_search_filters(
     service: TrackingService, populated: dict[str, str], filt: str, expected: set[str]
 ) -> None:
     assert set(_names(service, filt)) == expected
+
+
+def test_a_backslash_in_like_is_a_plain_character_on_both_backends(
+    service: TrackingService,
+) -> None:
+    """SQLite's LIKE has no escape character and MLflow's server (on SQLite) matches so;
+    PostgreSQL's default would read ``\\_`` as a literal underscore."""
+    plain = _run(service, name="Alpha_2")
+    slashed = _run(service, name="Alpha\\x2")
+    service.log_batch(slashed, tags=[Tag("t", "a\\b")])
+    # "Alpha", a backslash, any one character, "2": the slashed name, not "Alpha_2"
+    assert _names(service, r"attributes.run_name LIKE 'Alpha\_2'") == ["Alpha\\x2"]
+    assert _names(service, r"attributes.run_name LIKE 'Alpha\%'") == ["Alpha\\x2"]
+    assert _names(service, r"attributes.run_name ILIKE 'alpha\_2'") == ["Alpha\\x2"]
+    assert _names(service, r"tags.t LIKE 'a\b'") == ["Alpha\\x2"]
+    assert _names(service, r"tags.t ILIKE 'A\B'") == ["Alpha\\x2"]
+    assert _names(service, "attributes.run_name LIKE 'Alpha_2'") == ["Alpha_2"]
+    assert service.get_run(plain).info.run_name == "Alpha_2"
 
 
 @pytest.fixture

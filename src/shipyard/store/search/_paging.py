@@ -93,8 +93,14 @@ def _offset(token: str) -> int | None:
     return None if payload is None else _offset_in(payload)
 
 
+# No page starts past this: a larger offset (a forged token) reads as an empty page, as it
+# does on MLflow's server, instead of overflowing the driver's integer (a 500 on SQLite, a
+# 400 on PostgreSQL's 32-bit OFFSET parameter).
+_MAX_OFFSET = 2**31 - 1
+
+
 def _offset_in(payload: dict[str, object]) -> int | None:
     offset = payload.get("offset")
     if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
         return None
-    return offset
+    return min(offset, _MAX_OFFSET)

@@ -142,10 +142,14 @@ def _compare(col: Any, op: str, value: Any, dialect: str) -> ColumnElement[bool]
         return col < value  # type: ignore[no-any-return]
     if op == "<=":
         return col <= value  # type: ignore[no-any-return]
+    # A backslash is a plain character, as in SQLite's LIKE (PostgreSQL's default escapes with
+    # it: ``ESCAPE ''`` turns that off), so both backends match what MLflow's server matches.
     if op == "LIKE":
-        return col.op("GLOB")(_glob(value)) if dialect == "sqlite" else col.like(value)  # type: ignore[no-any-return]
+        if dialect == "sqlite":
+            return col.op("GLOB")(_glob(value))  # type: ignore[no-any-return]
+        return col.like(value, escape="")  # type: ignore[no-any-return]
     if op == "ILIKE":
-        return col.ilike(value)  # type: ignore[no-any-return]
+        return col.ilike(value, escape=None if dialect == "sqlite" else "")  # type: ignore[no-any-return]
     if op == "IN":
         return col.in_(list(value))  # type: ignore[no-any-return]
     if op == "NOT IN":
