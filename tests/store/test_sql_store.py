@@ -116,6 +116,20 @@ def test_create_run_checks_its_experiment(service: TrackingService) -> None:
     assert stored.data.tags == {"k": "v", "mlflow.runName": "named"}
 
 
+def test_an_empty_run_name_changes_nothing(service: TrackingService) -> None:
+    """As on MLflow's server: an empty ``mlflow.runName`` tag (alone or in a batch with other
+    data) or an empty new name leaves the run's name as it was."""
+    run_id = _run(service, name="orig")
+    service.log_batch(run_id, tags=[Tag("mlflow.runName", "")])
+    service.log_batch(run_id, params=[Param("p", "1")], tags=[Tag("mlflow.runName", "")])
+    service.update_run_info(run_id, run_name="")
+    run = service.get_run(run_id)
+    assert (run.info.run_name, run.data.tags["mlflow.runName"]) == ("orig", "orig")
+    assert run.data.params == {"p": "1"}
+    service.log_batch(run_id, tags=[Tag("mlflow.runName", "new")])
+    assert service.get_run(run_id).info.run_name == "new"
+
+
 def test_a_run_name_and_another_name_tag_are_refused(service: TrackingService) -> None:
     same = service.create_run("0", "u", 1, [Tag("mlflow.runName", "a")], run_name="a")
     assert same.info.run_name == "a"

@@ -30,6 +30,8 @@ from shipyard.tracking._required_tags import REQUIRED_TAGS_KEY, check_required_t
 
 __all__ = ["TrackingService"]
 
+_RUN_NAME_TAG = "mlflow.runName"  # a run's name as a tag (kept in step with the name)
+
 
 class TrackingService(LoggedModelRules):
     """Implements ``TrackingStore`` by validating input, then delegating to ``store``.
@@ -109,7 +111,7 @@ class TrackingService(LoggedModelRules):
         run_name: str | None = None,
     ) -> Run:
         _, checked = v.check_batch((), (), tags, self.limits)
-        tagged = next((t.value for t in checked if t.key == "mlflow.runName"), None)
+        tagged = next((t.value for t in checked if t.key == _RUN_NAME_TAG), None)
         if run_name and tagged is not None and tagged != run_name:
             raise InvalidParameter(  # as MLflow's server
                 "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
@@ -173,6 +175,8 @@ class TrackingService(LoggedModelRules):
     ) -> None:
         v.check_run_id(run_id)
         checked_params, checked_tags = v.check_batch(metrics, params, tags, self.limits)
+        # An empty run name changes nothing, as on MLflow's server: the run keeps its name.
+        checked_tags = [t for t in checked_tags if t.value or t.key != _RUN_NAME_TAG]
         check_linked_metrics(metrics)
         if metrics or checked_params or checked_tags:
             self.store.log_batch(run_id, metrics, checked_params, checked_tags)
