@@ -130,6 +130,18 @@ def test_an_empty_run_name_changes_nothing(service: TrackingService) -> None:
     assert service.get_run(run_id).info.run_name == "new"
 
 
+def test_tags_given_at_creation_keep_their_whole_value(service: TrackingService) -> None:
+    """As on MLflow's server, which limits tag values only when they are set later: a long
+    Markdown description (``mlflow.note.content``) keeps its tail; a later set-tag is cut."""
+    note = "d" * 30_000
+    run_id = service.create_run("0", "u", 1, [Tag("mlflow.note.content", note)]).info.run_id
+    assert service.get_run(run_id).data.tags["mlflow.note.content"] == note
+    service.log_batch(run_id, tags=[Tag("mlflow.note.content", note)])
+    assert len(service.get_run(run_id).data.tags["mlflow.note.content"]) == 8000
+    with pytest.raises(InvalidParameter, match="Invalid tag name"):
+        service.create_run("0", "u", 1, [Tag("a/../b", "v")])  # keys are checked all the same
+
+
 def test_a_run_name_and_another_name_tag_are_refused(service: TrackingService) -> None:
     same = service.create_run("0", "u", 1, [Tag("mlflow.runName", "a")], run_name="a")
     assert same.info.run_name == "a"

@@ -110,7 +110,9 @@ class TrackingService(LoggedModelRules):
         tags: Sequence[Tag] = (),
         run_name: str | None = None,
     ) -> Run:
-        _, checked = v.check_batch((), (), tags, self.limits)
+        # Keys as everywhere; values as given, as MLflow's server keeps them at creation (a
+        # run's Markdown description, ``mlflow.note.content``, may run past 8,000 characters).
+        checked = [Tag(v.check_key("tag", t.key, self.limits), str(t.value)) for t in tags]
         tagged = next((t.value for t in checked if t.key == _RUN_NAME_TAG), None)
         if run_name and tagged is not None and tagged != run_name:
             raise InvalidParameter(  # as MLflow's server
