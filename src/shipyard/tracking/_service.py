@@ -183,7 +183,7 @@ class TrackingService(LoggedModelRules):
         if metrics or checked_params or checked_tags:
             self.store.log_batch(run_id, metrics, checked_params, checked_tags)
         else:  # nothing to write, but a missing run is still an error (a deleted one is not)
-            self.store.get_run(run_id)
+            self.store.get_run_info(run_id)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.store.delete_tag(v.check_run_id(run_id), key)

@@ -129,11 +129,8 @@ class RunSearchStore:
     def _search_plan(self, query: RunQuery) -> tuple[int, list[Any]]:
         """The search's offset and its queries (``_search.run_query``)."""
         offset = decode_page_token(query.page_token)
-        for e in query.experiment_ids:  # text that is no number is a 400, as on MLflow's
-            _search.check_experiment_number(e)
-        exp_ids = [_search.experiment_id_or_none(e) for e in query.experiment_ids]
         phases = _search.run_query(
-            [e for e in exp_ids if e is not None],
+            _search.searched_experiments(query.experiment_ids),
             query.filter_string,
             query.view_type,
             query.order_by,

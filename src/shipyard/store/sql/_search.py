@@ -65,6 +65,7 @@ __all__ = [
     "experiment_query",
     "fetch_phases",
     "run_query",
+    "searched_experiments",
 ]
 
 _RUN_ATTRS: dict[str, Any] = {
@@ -112,6 +113,19 @@ def check_experiment_number(experiment_id: object) -> None:
         raise InvalidParameter(
             f"Invalid experiment ID '{experiment_id}'. Experiment ID must be a valid integer."
         )
+
+
+def searched_experiments(experiment_ids: Sequence[str]) -> list[int]:
+    """The keys of the experiments a search names: text that is no number is a 400 (as on
+    MLflow's server), a number no experiment can have is left out (it finds no runs)."""
+    keys = []
+    for experiment_id in experiment_ids:
+        key = experiment_id_or_none(experiment_id)
+        if key is None:
+            check_experiment_number(experiment_id)
+        else:
+            keys.append(key)
+    return keys
 
 
 def _glob(pattern: str) -> str:
