@@ -12,7 +12,8 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -23,7 +24,15 @@ from sqlalchemy.pool import QueuePool
 from sqlalchemy.util import greenlet_spawn
 from sqlalchemy.util.concurrency import in_greenlet
 
-__all__ = ["LoopEngine", "WalCheckpointer", "make_engine", "normalise_db_uri", "run_on_loop"]
+__all__ = [
+    "LoopEngine",
+    "WalCheckpointer",
+    "WriterGate",
+    "make_engine",
+    "normalise_db_uri",
+    "run_on_loop",
+    "writer_gate",
+]
 
 _log = logging.getLogger("shipyard.store")
 
@@ -49,10 +58,45 @@ def _sqlite_pragmas(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
     dbapi_conn.isolation_level = None
 
 
+class WriterGate:
+    """Where this process's writes to a SQLite file wait while a ``WalCheckpointer`` empties
+    its log. SQLite's write lock is not fair: a thread that commits and begins again takes it
+    back before the others' busy handlers wake, so under steady writes from several threads a
+    checkpoint that needs the lock can wait out any timeout. Open, passing costs an attribute
+    read."""
+
+    def __init__(self) -> None:
+        self._open = threading.Event()
+        self._open.set()
+
+    def passing(self) -> None:
+        """Return at once when the gate is open, else once it opens again."""
+        if not self._open.is_set():
+            self._open.wait()
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """New writes wait until the block ends."""
+        self._open.clear()
+        try:
+            yield
+        finally:
+            self._open.set()
+
+
+def writer_gate(engine: Engine) -> WriterGate | None:
+    """The gate of a server's SQLite engine (``make_engine(..., background_checkpoints=True)``);
+    None for any other."""
+    gate: WriterGate | None = getattr(engine.pool, "shipyard_writer_gate", None)
+    return gate
+
+
 def _sqlite_begin(conn: Connection) -> None:
     # A write takes the write lock up front: a deferred transaction that later upgrades can fail
     # with "database is locked" without waiting on the busy timeout.
     immediate = conn.get_execution_options().get("shipyard_write", False)
+    if immediate and (gate := writer_gate(conn.engine)) is not None:
+        gate.passing()
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -85,6 +129,7 @@ def make_engine(uri: str, background_checkpoints: bool = False) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         if background_checkpoints:
             event.listen(engine, "connect", _late_autocheckpoint)
+            engine.pool.shipyard_writer_gate = WriterGate()  # type: ignore[attr-defined]
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, connect_args=pg_connect_args(url), pool_size=10, max_overflow=20)
@@ -248,7 +293,8 @@ class IdlePing:
 
 
 class WalCheckpointer:
-    """Copies a SQLite database's write-ahead log into the database file from a thread.
+    """Copies a SQLite database's write-ahead log into the database file from a thread, and
+    keeps the log file from growing without bound.
 
     By default the commit that takes the log past 1,000 pages checkpoints it, so one request in
     every ~25 (a run created with its data writes ~40 pages) copies the log and waits on an
@@ -257,27 +303,87 @@ class WalCheckpointer:
     background_checkpoints=True)``) and runs this thread: a PASSIVE checkpoint every
     ``interval`` seconds, which never waits on readers or writers, so that under a moderate
     load commits seldom reach the threshold.
-    Processes without it (the CLI, the SDK on a local file) checkpoint as SQLite does by default.
-    Stopping mid-checkpoint is safe: SQLite resumes from the log on the next open.
+
+    Copying the log is not enough to keep it small. SQLite starts the log over only when a
+    write begins after the whole log was copied; with several threads writing, the next write
+    has nearly always begun while the last commit's checkpoint was still copying, so the log
+    grew commit after commit though each checkpoint copied all of it: 50-160k pages (200-640
+    MB) in 4 seconds of four threads creating runs, and on, without end, on a busy machine.
+    So the thread also reads the log file's size every ``SIZE_CHECK_SECONDS`` (a ``stat``;
+    the file never shrinks by itself, so its size is at least the log's length), and past
+    ``cap_pages`` runs a TRUNCATE checkpoint instead: it holds this process's new writes at the
+    engine's ``WriterGate`` (SQLite's write lock is not fair, so without the gate the
+    checkpoint starved behind the writers), waits at most ``TRUNCATE_WAIT_MS`` for the write
+    in progress and for readers to leave the log, copies what is left and empties the file
+    (~5-20 ms here). One that a long reader makes fail is not tried again for ``interval``.
+    Processes without it (the CLI, the SDK on a local file) checkpoint as SQLite does by
+    default. Stopping mid-checkpoint is safe: SQLite resumes from the log on the next open.
     """
 
-    def __init__(self, engine: Engine, interval: float = 0.5) -> None:
+    TRUNCATE_WAIT_MS = 200
+    SIZE_CHECK_SECONDS = 0.05
+
+    def __init__(self, engine: Engine, interval: float = 0.5, cap_pages: int | None = None) -> None:
         self.engine = engine
         self.interval = interval
+        self.cap_pages = 2 * SERVER_AUTOCHECKPOINT_PAGES if cap_pages is None else cap_pages
         self.last: tuple[int, int, int] | None = None  # (busy, log frames, checkpointed)
+        self.truncations = 0  # TRUNCATE checkpoints that emptied the log
+        database = engine.url.database if engine.dialect.name == "sqlite" else None
+        self._log = Path(f"{database}-wal") if database and database != ":memory:" else None
+        self._page_size = 4096  # SQLite's default; read from the database by each checkpoint
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._loop, name="wal-checkpoint", daemon=True)
 
+    def log_pages(self) -> int:
+        """The log file's length in pages (a 32-byte header, then a 24-byte header and a page
+        per frame); 0 without a file."""
+        try:
+            size = self._log.stat().st_size if self._log else 0
+        except FileNotFoundError:
+            return 0
+        return max(0, size - 32) // (24 + self._page_size)
+
     def checkpoint(self) -> tuple[int, int, int]:
+        """One round: ``truncate()`` when the log file is past ``cap_pages``, else PASSIVE."""
+        if self.log_pages() > self.cap_pages:
+            return self.truncate()
+        self.last = self._run("PASSIVE")
+        return self.last
+
+    def truncate(self) -> tuple[int, int, int]:
+        """A TRUNCATE checkpoint with this process's new writes held (see the class)."""
+        gate = writer_gate(self.engine)
+        with gate.held() if gate is not None else nullcontext():
+            # Busy at once while a commit's own checkpoint runs; with writes held that ends soon.
+            deadline = time.monotonic() + self.TRUNCATE_WAIT_MS / 1000
+            while True:
+                self.last = self._run("TRUNCATE", wait_ms=self.TRUNCATE_WAIT_MS)
+                if self.last[0] == 0 or time.monotonic() >= deadline:
+                    break
+                time.sleep(0.001)
+        if self.last[0] == 0:
+            self.truncations += 1
+        return self.last
+
+    def _run(self, mode: str, wait_ms: int | None = None) -> tuple[int, int, int]:
         raw = self.engine.raw_connection()
         try:
             driver = raw.driver_connection
             assert driver is not None  # a pooled connection always has one
-            row = driver.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+            self._page_size = int(driver.execute("PRAGMA page_size").fetchone()[0])
+            if wait_ms is None:
+                row = driver.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+            else:
+                waited = int(driver.execute("PRAGMA busy_timeout").fetchone()[0])
+                driver.execute(f"PRAGMA busy_timeout={wait_ms}")
+                try:
+                    row = driver.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+                finally:
+                    driver.execute(f"PRAGMA busy_timeout={waited}")
         finally:
             raw.close()
-        self.last = (int(row[0]), int(row[1]), int(row[2]))
-        return self.last
+        return (int(row[0]), int(row[1]), int(row[2]))
 
     def start(self) -> None:
         if self.engine.dialect.name == "sqlite":
@@ -289,8 +395,19 @@ class WalCheckpointer:
             self._thread.join(timeout=10)
 
     def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
+        tick = min(self.interval, self.SIZE_CHECK_SECONDS)
+        due = time.monotonic() + self.interval  # the next round, whatever the log's size
+        calm = 0.0  # no round for the log's size before this (a TRUNCATE failed)
+        while not self._stop.wait(tick):
+            now = time.monotonic()
+            over = now >= calm and self.log_pages() > self.cap_pages
+            if now < due and not over:
+                continue
+            due = now + self.interval
             try:
-                self.checkpoint()
+                busy = self.checkpoint()[0]
             except Exception:  # a locked or vanished file: the next round tries again
                 _log.warning("WAL checkpoint failed", exc_info=True)
+                busy = 1
+            if over and busy:
+                calm = now + self.interval
