@@ -85,6 +85,24 @@ def test_log_input_from_pandas(client: MlflowClient) -> None:
     assert {t.key: t.value for t in inputs[0].tags}["mlflow.data.context"] == "training"
 
 
+def test_a_runs_datasets_come_back_in_the_order_it_logged_them(client: MlflowClient) -> None:
+    """As from MLflow 3.17.2's server: not in the order the datasets were first seen."""
+    mlflow.set_experiment(unique("input-order"))
+    x, y = (mlflow.data.from_pandas(pd.DataFrame({name: [1, 2]}), name=name) for name in "xy")
+    run_ids = []
+    for first, then in ((x, y), (y, x)):
+        with mlflow.start_run() as run:
+            mlflow.log_input(first, context="training")
+            mlflow.log_input(then, context="training")
+        run_ids.append(run.info.run_id)
+    with mlflow.start_run() as run:  # several in one request
+        entities = [mlflow.entities.DatasetInput(d._to_mlflow_entity(), []) for d in (y, x)]
+        client.log_inputs(run.info.run_id, entities)
+    run_ids.append(run.info.run_id)
+    got = [[i.dataset.name for i in client.get_run(r).inputs.dataset_inputs] for r in run_ids]
+    assert got == [["x", "y"], ["y", "x"], ["y", "x"]]
+
+
 def test_search_runs_filters_orders_and_pages(client: MlflowClient) -> None:
     exp_id = client.create_experiment(unique("search"))
     for i in range(7):

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import Engine
@@ -13,7 +14,7 @@ from sqlalchemy.dialects import postgresql
 from typer.testing import CliRunner
 
 from shipyard.cli import app
-from shipyard.entities import Metric, Param, Tag
+from shipyard.entities import Dataset, DatasetInput, Metric, Param, Tag
 from shipyard.errors import SchemaOutOfDate
 from shipyard.store import RunQuery
 from shipyard.store.sql import SqlStore, current_revision, head_revision, make_engine, upgrade
@@ -323,4 +324,51 @@ def test_0011_compares_ids_and_keys_by_bytes_on_postgresql(postgres_uri: str) ->
     with engine.connect() as conn:
         assert _c_collated(conn) == set()
         assert conn.exec_driver_sql("SELECT count(*) FROM metrics").scalar_one() == 3
+    engine.dispose()
+
+
+def _names_of_inputs(store: SqlStore, *run_ids: str) -> list[list[str]]:
+    return [[i.dataset.name for i in store.get_run(r).inputs] for r in run_ids]
+
+
+def test_0012_numbers_dataset_inputs_and_keeps_their_order(db_uri: str, tmp_path: Path) -> None:
+    """Upgrade from 0011 with two runs' datasets in it: every link survives at position 0, so
+    each run lists its datasets as before (by id); a dataset logged after the upgrade comes
+    last, even with a smaller id; the schema is the declared one; downgrading drops the column
+    and keeps the links."""
+    engine = make_engine(db_uri)
+    upgrade(engine, "0011")
+    store = SqlStore(db_uri, str(tmp_path / "a"), engine=engine, check_schema=False)
+    a, b = (store.create_run("0", "u", 1).info.run_id for _ in range(2))
+    with engine.begin() as conn:  # links as 0011's store wrote them (ids: z 1, x 2, y 3)
+        for name in "zxy":
+            conn.execute(
+                sa.text(
+                    "INSERT INTO datasets (experiment_id, name, digest, source_type, source) "
+                    "VALUES (0, :name, 'd', 'code', '{}')"
+                ),
+                {"name": name},
+            )
+        conn.execute(
+            sa.text(
+                "INSERT INTO dataset_inputs (run_uuid, dataset_id) "
+                "SELECT :run, dataset_id FROM datasets WHERE name = :name"
+            ),
+            [{"run": r, "name": n} for r, names in ((a, "zxy"), (b, "xy")) for n in names],
+        )
+    upgrade(engine)
+    with engine.connect() as conn:
+        positions = conn.exec_driver_sql("SELECT DISTINCT position FROM dataset_inputs").all()
+        assert [tuple(p) for p in positions] == [(0,)]
+        assert compare_metadata(MigrationContext.configure(conn), metadata) == []
+    store = SqlStore(db_uri, str(tmp_path / "a"), engine=engine)
+    assert _names_of_inputs(store, a, b) == [["z", "x", "y"], ["x", "y"]]
+    z, y = (DatasetInput(Dataset(n, "d", "code", "{}", None, None), ()) for n in "zy")
+    store.log_inputs(b, [z, y])
+    assert _names_of_inputs(store, a, b) == [["z", "x", "y"], ["x", "y", "z"]]
+    _downgrade(engine, "0011")
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("SELECT count(*) FROM dataset_inputs").scalar_one() == 6
+        columns = sa.inspect(conn).get_columns("dataset_inputs")
+    assert "position" not in {c["name"] for c in columns}
     engine.dispose()

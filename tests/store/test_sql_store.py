@@ -10,6 +10,7 @@ from pathlib import Path
 
 import orjson
 import pytest
+from sqlalchemy import Connection
 
 from shipyard import wire
 from shipyard.entities import Dataset, DatasetInput, Metric, Param, RunStatus, Tag, ViewType
@@ -605,6 +606,77 @@ def test_dataset_inputs(service: TrackingService) -> None:
     service.log_inputs(run_id, [DatasetInput(ds, (Tag("mlflow.data.context", "eval"),))])
     assert service.get_run(run_id).inputs[0].tags == (Tag("mlflow.data.context", "train"),)
     assert service.search_runs(["0"], "datasets.context = 'eval'").items == []
+
+
+def test_dataset_inputs_come_back_in_the_order_the_run_logged_them(
+    service: TrackingService,
+) -> None:
+    """As on MLflow's server: across requests, within one request, not in the datasets' id
+    order; a dataset logged again keeps its first place. The same order from ``get_run``, a
+    search, and the wire search before and after it keeps the finished runs' bodies."""
+    exp_id = service.create_experiment("ordered")
+
+    def logged(*names: str) -> DatasetInput:
+        return DatasetInput(Dataset(names[0], "d", "code", "{}", None, None), ())
+
+    x, y, z = logged("x"), logged("y"), logged("z")
+    a, b, c = (_run(service, exp_id, name, start) for name, start in (("a", 3), ("b", 2), ("c", 1)))
+    service.log_inputs(a, [x])  # x and y get their ids here: x's is the smaller
+    service.log_inputs(a, [y])
+    service.log_inputs(b, [y])
+    service.log_inputs(b, [x])
+    service.log_inputs(b, [y])  # again: stays first
+    service.log_inputs(c, [z, y, x])  # one request
+    service.log_inputs(c, [x, logged("w")])
+    expected = [["x", "y"], ["y", "x"], ["z", "y", "x", "w"]]
+
+    def names(inputs: list[DatasetInput]) -> list[str]:
+        return [i.dataset.name for i in inputs]
+
+    assert [names(service.get_run(r).inputs) for r in (a, b, c)] == expected
+    assert [names(r.inputs) for r in service.search_runs([exp_id]).items] == expected
+    for r in (a, b, c):
+        service.update_run_info(r, "FINISHED", 9)
+    for _ in range(2):  # read from the tables (and kept), then from the kept bodies
+        found = orjson.loads(orjson.dumps(service.search_runs_json(RunQuery([exp_id])).items))
+        wire_names = [[i["dataset"]["name"] for i in r["inputs"]["dataset_inputs"]] for r in found]
+        assert wire_names == expected
+
+
+def test_two_requests_logging_inputs_to_one_run_take_turns(
+    sql_store: SqlStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A request that logs [p, q] holds its run between the two; another that logs [r] waits,
+    then comes after both (unlocked, PostgreSQL numbered r with p: p, r, q)."""
+    from shipyard.store.sql import _writes
+
+    run_id = sql_store.create_run("0", "u", 1).info.run_id
+    linked, release, done = threading.Event(), threading.Event(), threading.Event()
+    link = _writes.link_dataset
+
+    def pausing_link(conn: Connection, experiment_id: int, run: str, item: DatasetInput) -> None:
+        link(conn, experiment_id, run, item)
+        if item.dataset.name == "p":
+            linked.set()
+            release.wait(10)
+
+    monkeypatch.setattr(_writes, "link_dataset", pausing_link)
+
+    def log(*names: str) -> None:
+        sql_store.log_inputs(
+            run_id, [DatasetInput(Dataset(n, "d", "code", "{}", None, None), ()) for n in names]
+        )
+
+    first = threading.Thread(target=log, args=("p", "q"))
+    first.start()
+    assert linked.wait(10)
+    second = threading.Thread(target=lambda: (log("r"), done.set()))
+    second.start()
+    assert not done.wait(0.5)  # waits for the first request's run
+    release.set()
+    first.join(10)
+    second.join(10)
+    assert [i.dataset.name for i in sql_store.get_run(run_id).inputs] == ["p", "q", "r"]
 
 
 def test_model_outputs(service: TrackingService) -> None:

@@ -199,7 +199,9 @@ def _inputs_statement(dialect: str) -> Select[Any]:
         select(dataset_inputs.c.run_uuid, datasets)
         .join(datasets, datasets.c.dataset_id == dataset_inputs.c.dataset_id)
         .where(among(dialect, dataset_inputs.c.run_uuid))
-        .order_by(datasets.c.dataset_id)
+        # In the order the run logged them (``position``); rows from before migration 0012
+        # share position 0 and keep the dataset id's order.
+        .order_by(dataset_inputs.c.position, datasets.c.dataset_id)
     )
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     false,
+    text,
 )
 
 __all__ = [
@@ -205,6 +206,9 @@ datasets = Table(
     UniqueConstraint("experiment_id", "name", "digest"),
 )
 
+# A run's datasets; ``position`` numbers them in the order the run logged them (0, 1, ...), the
+# order MLflow's server gives them back in. Rows from before migration 0012 all have 0, so the
+# dataset id orders them as it did then.
 dataset_inputs = Table(
     "dataset_inputs",
     metadata,
@@ -215,6 +219,7 @@ dataset_inputs = Table(
         ForeignKey("datasets.dataset_id", ondelete="CASCADE"),
         nullable=False,
     ),
+    Column("position", Integer, nullable=False, server_default=text("0")),
     PrimaryKeyConstraint("run_uuid", "dataset_id"),
 )
 

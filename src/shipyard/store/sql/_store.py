@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, Engine, bindparam, delete, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
@@ -71,6 +71,10 @@ Json = dict[str, Any]
 # Built once: every write looks its run up first, and building the statement costs more than
 # running it on SQLite.
 _RUN_ROW = select(*RUN_COLUMNS).where(runs.c.run_uuid == bindparam("run_id"))
+# Logging inputs locks the run (PostgreSQL: FOR NO KEY UPDATE, which the hot log-batch's FOR KEY
+# SHARE does not wait for; SQLite's write transactions take turns already), so two requests on
+# one run number their datasets one after the other (``_writes.link_dataset``).
+_RUN_ROW_LOCKED = _RUN_ROW.with_for_update(key_share=True)
 # A write to a run's data, inputs or outputs outside the hot statements clears its kept JSON
 # (``_run_docs``): unconditionally and after the write, so a fill that committed in between is
 # cleared too.
@@ -189,14 +193,14 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         )
         return Run(info=info, data=RunData(tags=tag_map))
 
-    def _run_row(self, conn: Connection, run_id: str) -> Any:
-        row = conn.execute(_RUN_ROW, {"run_id": run_id}).first()
+    def _run_row(self, conn: Connection, run_id: str, statement: Select[Any] = _RUN_ROW) -> Any:
+        row = conn.execute(statement, {"run_id": run_id}).first()
         if row is None:
             raise RunNotFound(f"Run with id={run_id} not found")
         return row
 
-    def _active_run(self, conn: Connection, run_id: str) -> Any:
-        row = self._run_row(conn, run_id)
+    def _active_run(self, conn: Connection, run_id: str, statement: Select[Any] = _RUN_ROW) -> Any:
+        row = self._run_row(conn, run_id, statement)
         _require_active(run_id, row.lifecycle_stage)
         return row
 
@@ -399,7 +403,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
         self, run_id: str, datasets: Sequence[DatasetInput] = (), model_ids: Sequence[str] = ()
     ) -> None:
         with self._write() as conn:
-            row = self._active_run(conn, run_id)
+            row = self._active_run(conn, run_id, _RUN_ROW_LOCKED)
             for item in datasets:
                 _writes.link_dataset(conn, row.experiment_id, run_id, item)
             for model_id in model_ids:

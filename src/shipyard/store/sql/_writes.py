@@ -8,7 +8,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, Table, select, tuple_
+from sqlalchemy import BindParameter, Connection, Table, bindparam, func, select, tuple_
 
 from shipyard.entities import DatasetInput, Metric, MetricColumns, Param
 from shipyard.errors import ImmutableParam, InvalidParameter
@@ -193,6 +193,21 @@ def history_json(conn: Connection, page: HistoryPage) -> Page[dict[str, Any]]:
     return Page(items, token)
 
 
+@functools.cache
+def _input_link(dialect: str) -> Any:
+    """A dataset's link to a run, numbered after the run's others (``position``: the order
+    MLflow's server lists a run's datasets in). A dataset the run has already keeps its link and
+    number. The number is read in the same statement; ``SqlStore.log_inputs`` locks the run, so
+    two requests on one run number their datasets one after the other."""
+    di = dataset_inputs.c
+    run: BindParameter[str] = bindparam("run")
+    after_last = select(func.coalesce(func.max(di.position) + 1, 0)).where(di.run_uuid == run)
+    stmt = dialect_insert(dialect, dataset_inputs).values(
+        run_uuid=run, dataset_id=bindparam("dataset"), position=after_last.scalar_subquery()
+    )
+    return stmt.on_conflict_do_nothing()
+
+
 def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: DatasetInput) -> None:
     ds = item.dataset
     conn.execute(
@@ -216,10 +231,7 @@ def link_dataset(conn: Connection, experiment_id: int, run_id: str, item: Datase
             datasets.c.digest == ds.digest,
         )
     )
-    linked = conn.execute(
-        upsert(conn, dataset_inputs).on_conflict_do_nothing(),
-        {"run_uuid": run_id, "dataset_id": dataset_id},
-    )
+    linked = conn.execute(_input_link(conn.dialect.name), {"run": run_id, "dataset": dataset_id})
     # A dataset the run already has keeps the tags (its context) it was first logged with, as on
     # MLflow's server: logging it again, in another context, changes nothing.
     if item.tags and linked.rowcount:
