@@ -169,10 +169,15 @@ def wl_log_batch(port: int, sizes: Sizes, repeat: int) -> Measured:
 # --------------------------------------------------------------------------- 2. log-metric
 
 
-def wl_log_metric(port: int, sizes: Sizes, repeat: int, fresh: bool | None = None) -> Measured:
+def wl_log_metric(
+    port: int, sizes: Sizes, repeat: int, fresh: bool | None = None, wire: bool = False
+) -> Measured:
     api, exp_id = _setup(port, "log-metric")
     run_id = api.create_run(exp_id, "log-metric")
     api.fresh = api.fresh if fresh is None else fresh
+    if wire:
+        api.close()
+        api = Api(port, wire=True)
     step = 0
 
     def one() -> None:
@@ -359,6 +364,9 @@ def make_workloads(sizes: Sizes) -> list[Workload]:
     def fresh(port: int, s: Sizes, repeat: int) -> Measured:
         return wl_log_metric(port, s, repeat, fresh=True)
 
+    def wire(port: int, s: Sizes, repeat: int) -> Measured:
+        return wl_log_metric(port, s, repeat, wire=True)
+
     def search_db(port: int, s: Sizes, repeat: int) -> Measured:
         from _floor import search_floor  # (imports this module)
 
@@ -381,6 +389,8 @@ def make_workloads(sizes: Sizes) -> list[Workload]:
                  "ms", False, True, wl_log_metric),
         Workload("log_metric_fresh", "single log-metric latency (new connection per call)",
                  "ms", False, True, fresh),
+        Workload("log_metric_wire", "single log-metric latency (socket client, not http.client)",
+                 "ms", False, True, wire),
         Workload("create_runs", "runs/create + log-batch (10p/10m/5t) + runs/update",
                  "runs/s", True, False, wl_create_runs),
         Workload("search", f"filtered+ordered search over {n} runs (100 results)",

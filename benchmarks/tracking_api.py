@@ -52,7 +52,7 @@ from _servers import (
 from _workloads import FULL, QUICK, SearchFixture, Sizes, Workload, make_workloads, median
 
 ONE_WORKER = "1 worker"
-ONE_WORKER_WORKLOADS = ("log_metric", "log_metric_fresh")
+ONE_WORKER_WORKLOADS = ("log_metric", "log_metric_fresh", "log_metric_wire")
 MULTI_WORKER_SERVERS = ("shipyard", "mlflow")
 
 
