@@ -616,8 +616,8 @@ def test_dataset_inputs_come_back_in_the_order_the_run_logged_them(
     search, and the wire search before and after it keeps the finished runs' bodies."""
     exp_id = service.create_experiment("ordered")
 
-    def logged(*names: str) -> DatasetInput:
-        return DatasetInput(Dataset(names[0], "d", "code", "{}", None, None), ())
+    def logged(name: str) -> DatasetInput:
+        return DatasetInput(Dataset(name, "d", "code", "{}", None, None), ())
 
     x, y, z = logged("x"), logged("y"), logged("z")
     a, b, c = (_run(service, exp_id, name, start) for name, start in (("a", 3), ("b", 2), ("c", 1)))
