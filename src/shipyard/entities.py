@@ -8,6 +8,7 @@ from enum import StrEnum
 from typing import overload
 
 __all__ = [
+    "RUN_NAME_TAG",
     "ApprovalRequest",
     "ApprovalStatus",
     "AuditEvent",
@@ -36,6 +37,9 @@ __all__ = [
     "WebhookDelivery",
     "links_models",
 ]
+
+# A run's name as MLflow also keeps it, as a tag; the store keeps the two in step.
+RUN_NAME_TAG = "mlflow.runName"
 
 
 class LifecycleStage(StrEnum):

@@ -51,6 +51,16 @@ def get_metric_history(
     return json_response(out)
 
 
+def _bulk_run_ids(ids: list[str] | None, missing: str, too_many: str) -> list[str]:
+    """A bulk route's run ids: at least one, at most ``_MAX_BULK_RUNS``; the messages are each
+    route's own on MLflow's server (``too_many`` formatted with ``most`` and ``given``)."""
+    if not ids:
+        raise InvalidParameter(missing)
+    if len(ids) > _MAX_BULK_RUNS:
+        raise InvalidParameter(too_many.format(most=_MAX_BULK_RUNS, given=len(ids)))
+    return ids
+
+
 @router.get("/metrics/get-history-bulk")
 def get_metric_history_bulk(
     request: Request,
@@ -60,14 +70,12 @@ def get_metric_history_bulk(
 ) -> Response:
     """One metric's history for several runs, each run's points in history order, the runs in
     id order, at most ``max_results`` points in all (the UI's route, as MLflow's)."""
-    ids = run_id or []
-    if not ids:
-        raise InvalidParameter("GetMetricHistoryBulk request must specify at least one run_id.")
-    if len(ids) > _MAX_BULK_RUNS:
-        raise InvalidParameter(
-            f"GetMetricHistoryBulk request cannot specify more than {_MAX_BULK_RUNS} run_ids. "
-            f"Received {len(ids)} run_ids."
-        )
+    ids = _bulk_run_ids(
+        run_id,
+        "GetMetricHistoryBulk request must specify at least one run_id.",
+        "GetMetricHistoryBulk request cannot specify more than {most} run_ids. "
+        "Received {given} run_ids.",
+    )
     if not metric_key:
         raise InvalidParameter("GetMetricHistoryBulk request must specify a metric_key.")
     room = _MAX_BULK_POINTS if max_results is None else max(max_results, 0)
@@ -115,14 +123,12 @@ def get_metric_history_bulk_interval(
     end_step: Annotated[Int32 | None, Query()] = None,
     max_results: Annotated[Int32 | None, Query()] = None,
 ) -> Response:
-    ids = run_ids or []
-    if not ids:
-        raise InvalidParameter("Missing value for required parameter 'run_ids'.")
-    if len(ids) > _MAX_BULK_RUNS:
-        raise InvalidParameter(
-            f"GetMetricHistoryBulkInterval request must specify at most {_MAX_BULK_RUNS} "
-            f"run_ids. Received {len(ids)} run_ids."
-        )
+    ids = _bulk_run_ids(
+        run_ids,
+        "Missing value for required parameter 'run_ids'.",
+        "GetMetricHistoryBulkInterval request must specify at most {most} run_ids. "
+        "Received {given} run_ids.",
+    )
     limit = _MAX_BULK_RESULTS if max_results is None else max_results
     if not 1 <= limit <= _MAX_BULK_RESULTS:
         raise InvalidParameter(f"max_results must be between 1 and {_MAX_BULK_RESULTS}.")

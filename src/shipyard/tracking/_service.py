@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from shipyard.entities import (
+    RUN_NAME_TAG,
     DatasetInput,
     Experiment,
     Metric,
@@ -29,8 +30,6 @@ from shipyard.tracking._names import random_run_name
 from shipyard.tracking._required_tags import REQUIRED_TAGS_KEY, check_required_tags
 
 __all__ = ["TrackingService"]
-
-_RUN_NAME_TAG = "mlflow.runName"  # a run's name as a tag (kept in step with the name)
 
 
 class TrackingService(LoggedModelRules):
@@ -113,7 +112,7 @@ class TrackingService(LoggedModelRules):
         # Keys as everywhere; values as given, as MLflow's server keeps them at creation (a
         # run's Markdown description, ``mlflow.note.content``, may run past 8,000 characters).
         checked = [Tag(v.check_key("tag", t.key, self.limits), str(t.value)) for t in tags]
-        tagged = next((t.value for t in checked if t.key == _RUN_NAME_TAG), None)
+        tagged = next((t.value for t in checked if t.key == RUN_NAME_TAG), None)
         if run_name and tagged is not None and tagged != run_name:
             raise InvalidParameter(  # as MLflow's server
                 "Both 'run_name' argument and 'mlflow.runName' tag are specified, but with "
@@ -178,7 +177,7 @@ class TrackingService(LoggedModelRules):
         v.check_run_id(run_id)
         checked_params, checked_tags = v.check_batch(metrics, params, tags, self.limits)
         # An empty run name changes nothing, as on MLflow's server: the run keeps its name.
-        checked_tags = [t for t in checked_tags if t.value or t.key != _RUN_NAME_TAG]
+        checked_tags = [t for t in checked_tags if t.value or t.key != RUN_NAME_TAG]
         check_linked_metrics(metrics)
         if metrics or checked_params or checked_tags:
             self.store.log_batch(run_id, metrics, checked_params, checked_tags)

@@ -21,10 +21,10 @@ from typing import Any, ParamSpec, TypeVar
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from shipyard.entities import Metric
+from shipyard.entities import RUN_NAME_TAG, Metric
 from shipyard.store.sql._engine import writer_gate
 from shipyard.store.sql._rows import RUN_COLUMNS_SQL, RunRow
-from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns, run_artifact_uri
+from shipyard.store.sql._writes import point_columns, run_artifact_uri
 
 __all__ = ["create_run", "log_batch", "transaction", "update_run"]
 

@@ -30,10 +30,10 @@ from typing import Any
 from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DBAPIError
 
-from shipyard.entities import Metric
+from shipyard.entities import RUN_NAME_TAG, Metric
 from shipyard.store.sql._pg_arrays import bools, float8s, int8s, texts
 from shipyard.store.sql._rows import RUN_COLUMNS_SQL, RunRow
-from shipyard.store.sql._writes import RUN_NAME_TAG, point_columns
+from shipyard.store.sql._writes import point_columns
 
 __all__ = ["create_run", "log_batch", "statement", "update_run"]
 

@@ -19,6 +19,7 @@ from sqlalchemy import Connection, Engine, Select, bindparam, delete, select, up
 from sqlalchemy.exc import IntegrityError
 
 from shipyard.entities import (
+    RUN_NAME_TAG,
     DatasetInput,
     LifecycleStage,
     Metric,
@@ -164,8 +165,8 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
     ) -> Run:
         run_id = self._new_id()
         tag_map = {t.key: t.value for t in tags}
-        name = run_name or tag_map.get(_writes.RUN_NAME_TAG) or run_id
-        tag_map[_writes.RUN_NAME_TAG] = name
+        name = run_name or tag_map.get(RUN_NAME_TAG) or run_id
+        tag_map[RUN_NAME_TAG] = name
         values = {
             "run_uuid": run_id,
             "name": name,
@@ -286,9 +287,7 @@ class SqlStore(Connections, ExperimentStore, RunSearchStore, LoggedModelStore):
                 values["name"] = run_name
                 values["wire_kept"] = False  # the run's name tag changes (``_run_docs``)
                 stmt = _writes.upsert_tag(conn, schema.tags, "run_uuid")
-                conn.execute(
-                    stmt, [{"run_uuid": run_id, "key": _writes.RUN_NAME_TAG, "value": run_name}]
-                )
+                conn.execute(stmt, [{"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}])
             if values:
                 conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(**values))
         # The row as it was, with what this update changed: no second read.

@@ -25,7 +25,6 @@ from shipyard.store.sql._schema import (
 )
 
 __all__ = [
-    "RUN_NAME_TAG",
     "HistoryPage",
     "PointColumns",
     "changed_param",
@@ -52,9 +51,6 @@ def _tag_upsert(dialect: str, table: Table, owner: str) -> Any:
 
 def upsert_tag(conn: Connection, table: Table, owner: str) -> Any:
     return _tag_upsert(conn.dialect.name, table, owner)
-
-
-RUN_NAME_TAG = "mlflow.runName"  # a run's name, kept in step with ``runs.name``
 
 
 def run_artifact_uri(experiment_location: str, run_id: str) -> str:
